@@ -1,0 +1,3 @@
+from fraiday_cli.main import run
+
+run()

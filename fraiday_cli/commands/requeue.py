@@ -1,0 +1,31 @@
+"""``fraiday requeue``: send failed (dead-letter) tasks back to their queue with a fresh retry budget."""
+
+from typing import Annotated
+
+import typer
+
+from fraiday_cli.commands.common import DEFAULT_REGISTRY, fail, load_registry, start
+from fraiday_cli.connections import redis_client
+from fraiday_cli.tasks.dead_letters import requeue_failed
+
+
+def requeue(
+    task_ids: Annotated[list[str] | None, typer.Argument(help="Failed task ids to requeue.")] = None,
+    queue: Annotated[list[str] | None, typer.Option("--queue", "-q", help="Queue(s) to requeue from.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Requeue every failed task of the queue(s).")] = False,
+    registry: Annotated[str, typer.Option(hidden=True)] = DEFAULT_REGISTRY,
+) -> None:
+    """Requeue failed tasks, by id or all of a queue's."""
+    settings = start()
+    tasks = load_registry(settings, registry)
+    if not task_ids and not all_:
+        fail("name task ids, or --all with --queue")
+    if all_ and task_ids:
+        fail("give task ids or --all, not both")
+    queues = queue or tasks.queues
+    requeued = requeue_failed(redis_client(settings), queues, task_ids or None)
+    for task_id in requeued:
+        typer.echo(task_id)
+    missing = set(task_ids or ()) - set(requeued)
+    if missing:
+        fail(f"not found among the failed tasks of {', '.join(queues)}: {', '.join(sorted(missing))}")

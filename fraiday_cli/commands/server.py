@@ -1,0 +1,45 @@
+"""``fraiday server``: the API under gunicorn."""
+
+import os
+from typing import Annotated
+
+import typer
+
+from fraiday_cli.commands.common import start
+from fraiday_cli.server.gunicorn_app import FraidayGunicorn, ServerOptions
+
+
+def default_workers() -> int:
+    """One process per usable CPU, at least 2 (one can restart while the other serves), at most 4.
+
+    Requests are I/O-bound (Redis, MongoDB), so threads carry the concurrency; more processes mostly add
+    memory, and the chart's limit is 256 MiB per pod.
+    """
+    return max(2, min(4, len(os.sched_getaffinity(0))))
+
+
+def server(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",  # noqa: S104
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port to listen on [default: PORT or 8080].")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Gunicorn worker processes [default: CPUs, 2 to 4].")
+    ] = None,
+    threads: Annotated[int, typer.Option(min=1, help="Threads per worker process (gthread).")] = 8,
+    graceful_timeout: Annotated[
+        int, typer.Option(min=1, help="Seconds in-flight requests get to finish on SIGTERM/SIGINT.")
+    ] = 30,
+    access_log: Annotated[bool, typer.Option(help="Log every request as a JSON line.")] = True,
+) -> None:
+    """Serve the HTTP API (Flask under gunicorn)."""
+    settings = start()
+    options = ServerOptions(
+        host=host,
+        port=port or settings.port,
+        workers=workers or default_workers(),
+        threads=threads,
+        graceful_timeout=graceful_timeout,
+        access_log=access_log,
+    )
+    FraidayGunicorn(settings, options).run()

@@ -1,0 +1,59 @@
+"""``fraiday worker``: a pool of forked slots consuming one or more queues."""
+
+import logging
+from functools import partial
+from typing import Annotated
+
+import typer
+
+from config import Settings
+from fraiday_cli.commands.common import DEFAULT_REGISTRY, load_registry, start
+from fraiday_cli.connections import redis_client
+from fraiday_cli.worker.pool import PoolOptions, SlotPool
+from fraiday_cli.worker.slot import SlotPolicy
+from handlers import runtime
+from handlers.registry import Registry
+
+log = logging.getLogger("fraiday.worker")
+
+
+def bind_runtime(registry: Registry, settings: Settings) -> None:
+    runtime.bind(registry, settings)
+
+
+def worker(
+    queue: Annotated[
+        list[str] | None,
+        typer.Option("--queue", "-q", help="Queue to consume; repeat for several [default: every queue]."),
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, max=256, help="Slots (processes).")] = 1,
+    strict: Annotated[bool, typer.Option(help="Serve queues in strict weight order instead of weighted.")] = False,
+    grace_period: Annotated[
+        int | None,
+        typer.Option(min=1, help="Seconds running jobs get on SIGTERM before they are requeued "
+                     "[default: FRAIDAY_WORKER_GRACE_SECONDS or 25]."),
+    ] = None,
+    max_jobs: Annotated[
+        int | None, typer.Option(min=1, help="Recycle a slot after this many jobs (bounds leaks).")
+    ] = None,
+    registry: Annotated[str, typer.Option(hidden=True, help="Task registry as module:attribute.")] = DEFAULT_REGISTRY,
+) -> None:
+    """Run task workers: N forked slots, each taking jobs from the given queues by weight."""
+    settings = start()
+    tasks = load_registry(settings, registry)
+    queues = list(dict.fromkeys(queue or tasks.queues))
+    unrouted = sorted(set(queues) - set(tasks.queues))
+    if unrouted:
+        log.warning("no task type is routed to queue(s) %s", ", ".join(unrouted))
+    options = PoolOptions(
+        queues=queues,
+        concurrency=concurrency,
+        policy=SlotPolicy(weights=settings.queue_weights, strict=strict, lease_seconds=settings.recovery_seconds // 2),
+        grace_seconds=grace_period or settings.worker_grace_seconds,
+        maintenance_seconds=max(1, settings.recovery_seconds // 2),
+        max_jobs=max_jobs,
+        log_level=settings.log_level,
+        slot_setup=partial(bind_runtime, tasks, settings),
+    )
+    log.info("starting %d slot(s) on %s", concurrency, ", ".join(queues))
+    SlotPool(redis_client(settings, socket_timeout=None), options).run()

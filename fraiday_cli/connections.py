@@ -1,0 +1,38 @@
+"""Redis and MongoDB clients built from settings, where they are used and never at import.
+
+Both clients are created per process: the server builds them inside each gunicorn worker (after the fork),
+a worker slot builds them inside the slot. pymongo's MongoClient must never cross a fork.
+"""
+
+from typing import Any
+
+import pymongo
+import redis
+
+from config import Settings
+
+# A health probe or an API call must fail fast when a dependency is down, never hang.
+REDIS_TIMEOUT_SECONDS = 1.5
+MONGO_TIMEOUT_MS = 1500
+
+
+def redis_client(settings: Settings, **overrides: Any) -> redis.Redis:
+    options: dict[str, Any] = {
+        "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+        "socket_timeout": REDIS_TIMEOUT_SECONDS,
+        "health_check_interval": 30,
+        "client_name": "fraiday",
+    }
+    options.update(overrides)
+    return redis.Redis.from_url(settings.redis_url, **options)
+
+
+def mongo_client(settings: Settings) -> pymongo.MongoClient[dict[str, Any]]:
+    return pymongo.MongoClient(
+        settings.mongodb_uri.get_secret_value(),
+        tz_aware=True,
+        connect=False,
+        appname="fraiday",
+        serverSelectionTimeoutMS=MONGO_TIMEOUT_MS,
+        connectTimeoutMS=MONGO_TIMEOUT_MS,
+    )

@@ -1,0 +1,45 @@
+"""The ``fraiday`` entry point: ``server`` (the default, like the Go binary) or ``worker``, plus operations."""
+
+from typing import Annotated
+
+import typer
+
+from fraiday_cli import __version__
+from fraiday_cli.commands.enqueue import enqueue
+from fraiday_cli.commands.requeue import requeue
+from fraiday_cli.commands.server import server
+from fraiday_cli.commands.worker import worker
+
+app = typer.Typer(
+    name="fraiday",
+    help="Fraiday API service and task workers.",
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+app.command()(server)
+app.command()(worker)
+app.command()(enqueue)
+app.command()(requeue)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"fraiday {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def main(
+    ctx: typer.Context,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Fraiday: the API server and its task workers. With no command, runs the server."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(server)
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,100 @@
+"""Run the Flask app under gunicorn in-process, configured from our settings rather than a config file.
+
+``load()`` runs in each gunicorn worker after the fork and calls :func:`create_app` there, so no client
+is ever shared across processes.
+"""
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.glogging import Logger
+
+from config import Settings
+from fraiday_cli.server.app import create_app
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str
+    port: int
+    workers: int
+    threads: int
+    graceful_timeout: int = 30
+    timeout: int = 60
+    access_log: bool = True
+
+
+class JsonAccessLogger(Logger):
+    """Gunicorn's loggers without gunicorn's handlers: lines go through our JSON root handler."""
+
+    def setup(self, cfg: Any) -> None:
+        self.cfg = cfg
+        self.loglevel = self.LOG_LEVELS.get(cfg.loglevel.lower(), logging.INFO)
+        self.error_log.setLevel(self.loglevel)
+        self.access_log.setLevel(logging.INFO)
+        for log in (self.error_log, self.access_log):
+            log.handlers.clear()
+            log.propagate = True
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        if not self.cfg.accesslog:
+            return
+        status = int(str(resp.status).split(None, 1)[0])
+        duration_ms = round(request_time.total_seconds() * 1000, 2)
+        self.access_log.info(
+            "%s %s %s",
+            req.method,
+            req.path,
+            status,
+            extra={
+                "method": req.method,
+                "path": req.path,
+                "status": status,
+                "duration_ms": duration_ms,
+                "remote_addr": environ.get("REMOTE_ADDR"),
+                "request_id": resp.headers and dict(resp.headers).get("X-Request-ID"),
+            },
+        )
+
+
+class DrainingArbiter(Arbiter):  # type: ignore[misc]
+    """SIGINT drains in-flight requests like SIGTERM, instead of gunicorn's quick shutdown."""
+
+    def handle_int(self) -> None:
+        self.handle_term()
+
+
+class FraidayGunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, settings: Settings, options: ServerOptions) -> None:
+        self.settings = settings
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        opts = self.options
+        config = {
+            "bind": [f"[{opts.host}]:{opts.port}" if ":" in opts.host else f"{opts.host}:{opts.port}"],
+            "workers": opts.workers,
+            "threads": opts.threads,
+            "worker_class": "gthread",
+            "graceful_timeout": opts.graceful_timeout,
+            "timeout": opts.timeout,
+            "accesslog": "-" if opts.access_log else None,
+            "logger_class": JsonAccessLogger,
+            "loglevel": self.settings.log_level.lower(),
+            "proc_name": "fraiday-server",
+            "preload_app": False,
+            "forwarded_allow_ips": "127.0.0.1",
+        }
+        for key, value in config.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return create_app(self.settings)
+
+    def run(self) -> None:
+        DrainingArbiter(self).run()

@@ -1,0 +1,1 @@
+"""Producing tasks: the task client (Asynq's Client), uniqueness, and scheduling."""

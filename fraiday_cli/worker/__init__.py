@@ -1,0 +1,1 @@
+"""The worker pool: N forked slots on RQ, weighted queues, prompt crash recovery, graceful stop."""

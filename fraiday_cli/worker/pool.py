@@ -1,0 +1,115 @@
+"""The pool: RQ's WorkerPool forking one :class:`SlotWorker` per slot, plus a bounded graceful stop.
+
+RQ's pool already forks, reaps and respawns slots; it only lacks a way to pass our worker options and a
+limit on how long a stop may take. On SIGTERM or SIGINT every slot finishes its current job; when the
+grace period is over, slots still busy are interrupted (their job goes back to its queue), and a slot
+that still does not exit is killed, leaving its job to lease-expiry recovery.
+"""
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from redis import ConnectionPool, Redis
+from rq.serializers import JSONSerializer
+from rq.worker_pool import ForkProcess, WorkerPool
+
+from fraiday_cli.worker.slot import INTERRUPT_SIGNAL, SlotPolicy, SlotWorker
+
+log = logging.getLogger("fraiday.worker")
+
+KILL_AFTER_INTERRUPT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class PoolOptions:
+    queues: Sequence[str]
+    concurrency: int
+    policy: SlotPolicy
+    grace_seconds: float
+    maintenance_seconds: int
+    max_jobs: int | None = None
+    log_level: str = "INFO"
+    slot_setup: Callable[[], None] | None = None
+    """Runs in each slot after the fork, before its first job (binds the handler runtime)."""
+
+
+def run_slot(
+    name: str,
+    connection_class: type[Redis],
+    pool_class: type[ConnectionPool],
+    pool_kwargs: dict[str, Any],
+    options: PoolOptions,
+) -> None:
+    """The body of one slot process."""
+    signal.signal(INTERRUPT_SIGNAL, signal.SIG_IGN)  # until the worker installs its handler
+    if options.slot_setup is not None:
+        options.slot_setup()
+    connection = connection_class(connection_pool=ConnectionPool(connection_class=pool_class, **pool_kwargs))
+    worker = SlotWorker(
+        list(options.queues),
+        name=name,
+        connection=connection,
+        serializer=JSONSerializer,
+        policy=options.policy,
+        maintenance_interval=options.maintenance_seconds,
+        # The idle BLPOP returns every maintenance interval, so abandoned-job cleanup runs on time.
+        worker_ttl=options.maintenance_seconds + 15,
+    )
+    # RQ logs three INFO lines per job; fraiday.task already logs each job's start and outcome.
+    rq_level = "DEBUG" if options.log_level == "DEBUG" else "WARNING"
+    worker.work(with_scheduler=True, max_jobs=options.max_jobs, logging_level=rq_level)
+
+
+class SlotPool(WorkerPool):  # type: ignore[misc]
+    def __init__(self, connection: Redis, options: PoolOptions) -> None:
+        super().__init__(
+            list(options.queues),
+            connection=connection,
+            num_workers=options.concurrency,
+            worker_class=SlotWorker,
+            serializer=JSONSerializer,
+        )
+        self.options = options
+        self._stop_deadline: float | None = None
+        self._interrupted = False
+
+    def get_worker_process(self, name: str, burst: bool, _sleep: float = 0, logging_level: str = "INFO") -> BaseProcess:
+        return ForkProcess(
+            target=run_slot,
+            args=(name, self._connection_class, self._pool_class, self._pool_kwargs, self.options),
+            name=f"fraiday-slot-{name[:8]}",
+        )
+
+    def request_stop(self, signum: int | None = None, frame: Any = None) -> None:
+        if self._stop_deadline is None:
+            log.info("stop requested: finishing running jobs within %ss", self.options.grace_seconds)
+            self._stop_deadline = time.monotonic() + self.options.grace_seconds
+            super().request_stop(signum, frame)
+
+    def all_workers_have_stopped(self) -> bool:
+        if self._stop_deadline is not None:
+            overdue = time.monotonic() - self._stop_deadline
+            if overdue >= 0 and not self._interrupted:
+                self._interrupted = True
+                log.warning("grace period over: interrupting %d busy slot(s)", len(self.worker_dict))
+                self._signal_all(INTERRUPT_SIGNAL)
+            elif overdue >= KILL_AFTER_INTERRUPT_SECONDS:
+                log.error("slots did not stop after the interrupt: killing %d", len(self.worker_dict))
+                self._signal_all(signal.SIGKILL)
+        return bool(super().all_workers_have_stopped())
+
+    def _signal_all(self, sig: signal.Signals) -> None:
+        for data in list(self.worker_dict.values()):
+            try:
+                os.kill(data.pid, sig)
+            except ProcessLookupError:
+                continue
+
+    def run(self) -> None:
+        self.start(burst=False, logging_level=self.options.log_level)

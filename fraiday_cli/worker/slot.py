@@ -1,0 +1,121 @@
+"""One worker slot: an RQ worker that runs jobs in its own process, with fraiday's policies on top.
+
+Each slot is one forked process of the pool and runs its jobs in-process (RQ's SimpleWorker) rather than
+forking a work-horse per job: the fork costs milliseconds per job and rebuilds every client (MongoDB,
+HTTP pools) each time. What the fork protected against is kept another way: a job that crashes the
+process only takes its slot down (the pool starts a new one and the job's short lease expires, so it is
+recovered promptly), timeouts still interrupt the job with SIGALRM, and ``max_jobs`` recycles a slot that
+might leak.
+"""
+
+import random
+import signal
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from rq.exceptions import DeserializationError
+from rq.job import Job, JobStatus
+from rq.queue import Queue
+from rq.timeouts import UnixSignalDeathPenalty
+from rq.worker import SimpleWorker, WorkerStatus
+
+from fraiday_cli.worker.lease import JobLease
+from fraiday_cli.worker.queue_order import strict_order, weighted_order, weights_for
+from handlers.errors import PermanentError
+
+INTERRUPT_SIGNAL = signal.SIGUSR1
+"""Sent by the pool when the grace period is over: stop the running job and put it back on its queue."""
+
+
+class ShutdownInterrupt(Exception):
+    """The grace period ended while a job ran; the job is requeued without using up an attempt."""
+
+
+@dataclass(frozen=True)
+class SlotPolicy:
+    weights: dict[str, int]
+    strict: bool = False
+    lease_seconds: int = 30
+
+
+class InterruptibleDeathPenalty(UnixSignalDeathPenalty):  # type: ignore[misc]
+    """RQ's SIGALRM timeout, which also marks the span in which a shutdown interrupt may stop the job.
+
+    RQ wraps exactly ``job.perform()`` in the death penalty, so an interrupt raised inside this span lands
+    in the job and never in RQ's own bookkeeping.
+    """
+
+    active = False
+
+    def setup_death_penalty(self) -> None:
+        InterruptibleDeathPenalty.active = True
+        super().setup_death_penalty()
+
+    def cancel_death_penalty(self) -> None:
+        super().cancel_death_penalty()
+        InterruptibleDeathPenalty.active = False
+
+
+class SlotWorker(SimpleWorker):  # type: ignore[misc]
+    death_penalty_class = InterruptibleDeathPenalty
+
+    def __init__(self, queues: list[Queue], *args: Any, policy: SlotPolicy, **kwargs: Any) -> None:
+        super().__init__(queues, *args, **kwargs)
+        self.policy = policy
+        self._rng = random.Random()
+        self._weights = weights_for([q.name for q in self.queues], policy.weights)
+        self._requeue_job_id: str | None = None
+        self._interrupt_requested = False
+        self.push_exc_handler(self._classify_failure)
+        self._ordered_queues = self._next_order()
+
+    def _next_order(self) -> list[Queue]:
+        if self.policy.strict:
+            return strict_order(self.queues, self._weights)
+        return weighted_order(self.queues, self._weights, self._rng)
+
+    def reorder_queues(self, reference_queue: Queue) -> None:
+        self._ordered_queues = self._next_order()
+
+    def get_heartbeat_ttl(self, job: Job) -> int:
+        return self.policy.lease_seconds
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        self.prepare_execution(job)
+        with JobLease(self, job, self.policy.lease_seconds):
+            self.perform_job(job, queue)
+        self.set_state(WorkerStatus.IDLE)
+
+    def _install_signal_handlers(self) -> None:
+        super()._install_signal_handlers()
+        signal.signal(INTERRUPT_SIGNAL, self._interrupt)
+
+    def _interrupt(self, signum: int, frame: FrameType | None) -> None:
+        self._stop_requested = True
+        if InterruptibleDeathPenalty.active and not self._interrupt_requested:
+            self._interrupt_requested = True
+            raise ShutdownInterrupt("grace period over: job interrupted and requeued")
+
+    def _classify_failure(self, job: Job, exc_type: type[BaseException], exc: BaseException, tb: Any) -> bool:
+        """Permanent failures skip the remaining retries; an interrupted job is requeued instead."""
+        if isinstance(exc, ShutdownInterrupt):
+            self._requeue_job_id = job.id
+            return False
+        if isinstance(exc, PermanentError | DeserializationError):
+            job.retries_left = 0
+        return True
+
+    def handle_job_failure(
+        self, job: Job, queue: Queue, started_job_registry: Any = None, exc_string: str = ""
+    ) -> None:
+        if self._requeue_job_id != job.id:
+            super().handle_job_failure(job, queue, started_job_registry, exc_string)
+            return
+        self._requeue_job_id = None
+        self.log.warning("job %s interrupted by shutdown, putting it back on %s", job.id, queue.name)
+        with self.connection.pipeline() as pipeline:
+            self.cleanup_execution(job, pipeline=pipeline)
+            job.set_status(JobStatus.QUEUED, pipeline=pipeline)
+            pipeline.execute()
+        queue.enqueue_job(job, at_front=True)

@@ -1,0 +1,63 @@
+"""The one job function RQ calls: look the type up, validate the payload, run the handler.
+
+Logging and timing wrap every handler here, once, like Asynq middleware, so handlers stay plain
+functions of a validated payload and their dependencies.
+"""
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from rq import get_current_job
+
+from config.logs import log_context
+from handlers import runtime
+from handlers.errors import PermanentError
+from handlers.registry import TaskContext
+
+JOB_FUNCTION = "handlers.dispatch.run_task"
+MAX_ATTEMPTS_META = "max_attempts"
+
+log = logging.getLogger("fraiday.task")
+
+
+def task_context(task_type: str, max_attempts: int) -> TaskContext:
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("run_task must run inside an RQ job")
+    max_attempts = int(job.meta.get(MAX_ATTEMPTS_META, max_attempts))
+    retries_left = job.retries_left if job.retries_left is not None else 0
+    return TaskContext(
+        task_id=job.id,
+        task_type=task_type,
+        queue=job.origin,
+        attempt=max(1, max_attempts - retries_left),
+        max_attempts=max_attempts,
+    )
+
+
+def run_task(task_type: str, payload: Any) -> Mapping[str, Any] | None:
+    bound = runtime.current()
+    spec = bound.registry.get(task_type)
+    context = task_context(task_type, spec.retry.max_attempts)
+    with log_context(
+        task_id=context.task_id, task_type=task_type, queue=context.queue, attempt=context.attempt
+    ):
+        log.info("task started")
+        started = time.perf_counter()
+        try:
+            result = spec.handler(spec.parse(payload), bound.services, context)
+        except PermanentError as exc:
+            log.error("task failed permanently: %s", exc, extra=_outcome("failed", started))
+            raise
+        except Exception as exc:
+            outcome = "failed" if context.is_last_attempt else "retrying"
+            log.warning("task attempt failed: %s: %s", type(exc).__name__, exc, extra=_outcome(outcome, started))
+            raise
+        log.info("task finished", extra=_outcome("succeeded", started))
+        return result
+
+
+def _outcome(outcome: str, started: float) -> dict[str, Any]:
+    return {"outcome": outcome, "duration_ms": round((time.perf_counter() - started) * 1000, 2)}

@@ -1,0 +1,31 @@
+"""The dependencies handlers receive: one :class:`Services` per process, built lazily.
+
+Clients are created on first use inside the process that uses them, never at import and never before a
+fork, because pymongo's MongoClient (its pool and monitor threads) must not cross a fork.
+"""
+
+from functools import cached_property
+from typing import Any
+
+import pymongo
+
+from config import Settings
+
+
+class Services:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def mongo(self) -> pymongo.MongoClient[dict[str, Any]]:
+        return pymongo.MongoClient(
+            self.settings.mongodb_uri.get_secret_value(),
+            tz_aware=True,
+            connect=False,
+            appname="fraiday-worker",
+            serverSelectionTimeoutMS=5000,
+        )
+
+    def close(self) -> None:
+        if "mongo" in self.__dict__:
+            self.mongo.close()

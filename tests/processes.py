@@ -1,0 +1,73 @@
+"""Running real ``fraiday`` processes in tests and waiting on what they do."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+FRAIDAY = [sys.executable, "-m", "fraiday_cli"]
+TEST_REGISTRY = "tests.support.tasks:REGISTRY"
+
+
+def wait_for(condition: Callable[[], object], timeout: float, interval: float = 0.05, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+
+
+class FraidayProcess:
+    def __init__(self, args: Sequence[str], env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [*FRAIDAY, *args], env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def children(self) -> list[int]:
+        """Slot processes: direct children running fraiday code (not RQ's scheduler grandchildren)."""
+        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        try:
+            return [int(p) for p in path.read_text().split()]
+        except OSError:
+            return []
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            raise AssertionError(f"fraiday did not exit within {timeout}s of {sig}:\n{self.output()[-3000:]}") from None
+        finally:
+            self._log.close()
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def fraiday(args: Sequence[str], env: dict[str, str], log_path: Path) -> Iterator[FraidayProcess]:
+    process = FraidayProcess(args, env, log_path)
+    try:
+        yield process
+    finally:
+        # The whole process group: slots and the schedulers they fork must not outlive the test.
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.proc.wait(10)

@@ -1,0 +1,88 @@
+"""A registry of probe task types for testing the worker machinery apart from the real handlers.
+
+Each handler records what it did in Redis (the side effects the tests count), so "processed exactly
+once" is checked against real effects rather than RQ's own bookkeeping.
+"""
+
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+
+from handlers.payloads import Payload
+from handlers.registry import Registry, TaskContext, TaskSpec
+from handlers.retry import RetryPolicy
+from handlers.services import Services
+
+EFFECTS = "test:effects"
+ATTEMPTS = "test:attempts:"
+STARTED = "test:started:"
+
+
+class CountPayload(Payload):
+    key: str
+
+
+class SleepPayload(Payload):
+    key: str
+    seconds: float
+
+
+class FlakyPayload(Payload):
+    key: str
+    failures: int
+
+
+class MongoPayload(Payload):
+    key: str
+
+
+def _redis(services: Services) -> redis.Redis:
+    return redis.Redis.from_url(services.settings.redis_url)
+
+
+def count(payload: CountPayload, services: Services, task: TaskContext) -> None:
+    _redis(services).hincrby(EFFECTS, payload.key, 1)
+
+
+def sleep(payload: SleepPayload, services: Services, task: TaskContext) -> None:
+    conn = _redis(services)
+    conn.rpush(STARTED + payload.key, f"{os.getpid()}:{time.time()}")
+    time.sleep(payload.seconds)
+    conn.hincrby(EFFECTS, payload.key, 1)
+
+
+def flaky(payload: FlakyPayload, services: Services, task: TaskContext) -> None:
+    conn = _redis(services)
+    conn.rpush(ATTEMPTS + payload.key, f"{task.attempt}:{time.time()}")
+    if task.attempt <= payload.failures:
+        raise RuntimeError(f"planned failure {task.attempt}")
+    conn.hincrby(EFFECTS, payload.key, 1)
+
+
+def mongo_write(payload: MongoPayload, services: Services, task: TaskContext) -> Mapping[str, Any]:
+    db = services.mongo[services.settings.mongodb_database]
+    db.probe.insert_one({"key": payload.key, "pid": os.getpid(), "task_id": task.task_id})
+    return {"pid": os.getpid()}
+
+
+def _spec(name: str, queue: str, model: type[Payload], handler: Any, attempts: int = 3, timeout: int = 30,
+          **extra: Any) -> TaskSpec:
+    return TaskSpec(
+        name=name, queue=queue, payload_model=model, handler=handler,
+        retry=RetryPolicy(max_attempts=attempts, backoff_seconds=1.0, jitter=0.0), timeout_seconds=timeout, **extra,
+    )
+
+
+REGISTRY = Registry([
+    _spec("test:count", "events", CountPayload, count),
+    _spec("test:count_chat", "chat_workflow", CountPayload, count),
+    _spec("test:count_sync", "semantic_layer", CountPayload, count),
+    _spec("test:sleep", "events", SleepPayload, sleep, attempts=3, timeout=30),
+    _spec("test:slow_timeout", "events", SleepPayload, sleep, attempts=2, timeout=1),
+    _spec("test:flaky", "events", FlakyPayload, flaky, attempts=3),
+    _spec("test:unique", "semantic_layer", SleepPayload, sleep, unique_fields=("key",)),
+    _spec("test:mongo", "events", MongoPayload, mongo_write),
+])  # fmt: skip
