@@ -184,4 +184,6 @@ def load_settings(**overrides: Any) -> Settings:
         names = env_names()
         secrets = [f for f, info in Settings.model_fields.items() if "SecretStr" in str(info.annotation)]
         # Errors name a field by its environment variable, so mark both spellings as secret.
-        raise ConfigError(describe_validation_error(exc, names, secrets + [names[f] for f in secrets])) from None
+        raise ConfigError(
+            describe_validation_error(exc, names, secrets + [names[f] for f in secrets])
+        ) from None

@@ -1,4 +1,4 @@
-"""The ``fraiday`` entry point: ``server`` (the default, like the Go binary) or ``worker``, plus operations."""
+"""The ``fraiday`` entry point: ``server`` (the default, as in the Go binary), ``worker`` and operations."""
 
 from typing import Annotated
 

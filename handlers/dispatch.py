@@ -53,7 +53,9 @@ def run_task(task_type: str, payload: Any) -> Mapping[str, Any] | None:
             raise
         except Exception as exc:
             outcome = "failed" if context.is_last_attempt else "retrying"
-            log.warning("task attempt failed: %s: %s", type(exc).__name__, exc, extra=_outcome(outcome, started))
+            log.warning(
+                "task attempt failed: %s: %s", type(exc).__name__, exc, extra=_outcome(outcome, started)
+            )
             raise
         log.info("task finished", extra=_outcome("succeeded", started))
         return result

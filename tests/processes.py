@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 FRAIDAY = [sys.executable, "-m", "fraiday_cli"]
@@ -50,7 +50,9 @@ class FraidayProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
-            raise AssertionError(f"fraiday did not exit within {timeout}s of {sig}:\n{self.output()[-3000:]}") from None
+            raise AssertionError(
+                f"fraiday did not exit within {timeout}s of {sig}:\n{self.output()[-3000:]}"
+            ) from None
         finally:
             self._log.close()
 
@@ -66,8 +68,6 @@ def fraiday(args: Sequence[str], env: dict[str, str], log_path: Path) -> Iterato
         yield process
     finally:
         # The whole process group: slots and the schedulers they fork must not outlive the test.
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.proc.wait(10)

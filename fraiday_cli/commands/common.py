@@ -1,4 +1,4 @@
-"""What every command does first: read settings (or exit 2 with one line), set up logging, load the registry."""
+"""What every command does first: read settings (or exit 2), set up logging, load the registry."""
 
 import importlib
 from typing import NoReturn

@@ -17,10 +17,19 @@ from handlers.registry import Registry
 def describe(registry: Registry) -> str:
     rows = [("TASK TYPE", "QUEUE", "ATTEMPTS", "TIMEOUT", "PAYLOAD FIELDS")]
     for spec in registry:
-        rows.append((spec.name, spec.queue, str(spec.retry.max_attempts), f"{spec.timeout_seconds}s",
-                     ", ".join(spec.fields)))
+        rows.append(
+            (
+                spec.name,
+                spec.queue,
+                str(spec.retry.max_attempts),
+                f"{spec.timeout_seconds}s",
+                ", ".join(spec.fields),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
 
 
 def parse_at(text: str) -> datetime:
@@ -36,8 +45,12 @@ def enqueue(
     payload: Annotated[str, typer.Option(help="Payload as a JSON object.")] = "{}",
     in_: Annotated[str | None, typer.Option("--in", help="Run after a delay: 90, 30s, 5m, 2h.")] = None,
     at: Annotated[str | None, typer.Option(help="Run at an ISO 8601 time.")] = None,
-    task_id: Annotated[str | None, typer.Option(help="Task id; a task with this id is enqueued once.")] = None,
-    list_: Annotated[bool, typer.Option("--list", help="List task types, queues and payload fields.")] = False,
+    task_id: Annotated[
+        str | None, typer.Option(help="Task id; a task with this id is enqueued once.")
+    ] = None,
+    list_: Annotated[
+        bool, typer.Option("--list", help="List task types, queues and payload fields.")
+    ] = False,
     registry: Annotated[str, typer.Option(hidden=True)] = DEFAULT_REGISTRY,
 ) -> None:
     """Enqueue a task and print its id."""

@@ -11,7 +11,9 @@ from fraiday_cli.tasks.dead_letters import requeue_failed
 
 def requeue(
     task_ids: Annotated[list[str] | None, typer.Argument(help="Failed task ids to requeue.")] = None,
-    queue: Annotated[list[str] | None, typer.Option("--queue", "-q", help="Queue(s) to requeue from.")] = None,
+    queue: Annotated[
+        list[str] | None, typer.Option("--queue", "-q", help="Queue(s) to requeue from.")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Requeue every failed task of the queue(s).")] = False,
     registry: Annotated[str, typer.Option(hidden=True)] = DEFAULT_REGISTRY,
 ) -> None:

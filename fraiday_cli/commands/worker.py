@@ -26,17 +26,26 @@ def worker(
         list[str] | None,
         typer.Option("--queue", "-q", help="Queue to consume; repeat for several [default: every queue]."),
     ] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, max=256, help="Slots (processes).")] = 1,
-    strict: Annotated[bool, typer.Option(help="Serve queues in strict weight order instead of weighted.")] = False,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, max=256, help="Slots (processes).")
+    ] = 1,
+    strict: Annotated[
+        bool, typer.Option(help="Serve queues in strict weight order instead of weighted.")
+    ] = False,
     grace_period: Annotated[
         int | None,
-        typer.Option(min=1, help="Seconds running jobs get on SIGTERM before they are requeued "
-                     "[default: FRAIDAY_WORKER_GRACE_SECONDS or 25]."),
+        typer.Option(
+            min=1,
+            help="Seconds running jobs get on SIGTERM before they are requeued "
+            "[default: FRAIDAY_WORKER_GRACE_SECONDS or 25].",
+        ),
     ] = None,
     max_jobs: Annotated[
         int | None, typer.Option(min=1, help="Recycle a slot after this many jobs (bounds leaks).")
     ] = None,
-    registry: Annotated[str, typer.Option(hidden=True, help="Task registry as module:attribute.")] = DEFAULT_REGISTRY,
+    registry: Annotated[
+        str, typer.Option(hidden=True, help="Task registry as module:attribute.")
+    ] = DEFAULT_REGISTRY,
 ) -> None:
     """Run task workers: N forked slots, each taking jobs from the given queues by weight."""
     settings = start()
@@ -48,7 +57,9 @@ def worker(
     options = PoolOptions(
         queues=queues,
         concurrency=concurrency,
-        policy=SlotPolicy(weights=settings.queue_weights, strict=strict, lease_seconds=settings.recovery_seconds // 2),
+        policy=SlotPolicy(
+            weights=settings.queue_weights, strict=strict, lease_seconds=settings.recovery_seconds // 2
+        ),
         grace_seconds=grace_period or settings.worker_grace_seconds,
         maintenance_seconds=max(1, settings.recovery_seconds // 2),
         max_jobs=max_jobs,

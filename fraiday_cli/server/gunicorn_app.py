@@ -28,7 +28,7 @@ class ServerOptions:
     access_log: bool = True
 
 
-class JsonAccessLogger(Logger):
+class JsonAccessLogger(Logger):  # type: ignore[misc]
     """Gunicorn's loggers without gunicorn's handlers: lines go through our JSON root handler."""
 
     def setup(self, cfg: Any) -> None:
@@ -90,6 +90,10 @@ class FraidayGunicorn(BaseApplication):  # type: ignore[misc]
             "preload_app": False,
             "forwarded_allow_ips": "127.0.0.1",
         }
+        if "control_socket_disable" in self.cfg.settings:
+            # Gunicorn 24+ opens a control socket under $HOME by default: unused here, and it would
+            # fail on a read-only root filesystem.
+            config["control_socket_disable"] = True
         for key, value in config.items():
             self.cfg.set(key, value)
 

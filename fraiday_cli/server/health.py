@@ -23,7 +23,7 @@ def ping() -> Response:
 
 def _checks(res: ServerResources) -> dict[str, Callable[[], object]]:
     return {
-        "redis": lambda: res.redis.ping(),
+        "redis": res.redis.ping,
         "mongodb": lambda: res.mongo.admin.command("ping"),
     }
 

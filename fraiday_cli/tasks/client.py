@@ -16,10 +16,10 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from fraiday_cli.tasks.uniqueness import UniqueLock
 from handlers.dispatch import JOB_FUNCTION, MAX_ATTEMPTS_META
 from handlers.payloads import Payload
 from handlers.registry import Registry, TaskSpec
-from fraiday_cli.tasks.uniqueness import UniqueLock
 
 RESULT_TTL_SECONDS = 24 * 3600
 FAILURE_TTL_SECONDS = 7 * 24 * 3600
@@ -33,6 +33,12 @@ class Enqueued:
     queue: str
     duplicate: bool = False
     """True when an equivalent task was already pending and its id is returned instead."""
+
+
+def _whole_second_after(moment: datetime) -> datetime:
+    """RQ's scheduled registry keeps whole seconds and truncates; round up so a task never runs early."""
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
 
 
 def queue_for(name: str, connection: redis.Redis) -> Queue:
@@ -70,6 +76,8 @@ class TaskClient:
         job_id = task_id or uuid.uuid4().hex
         if delay is not None:
             run_at = datetime.now(UTC) + delay
+        if run_at is not None:
+            run_at = _whole_second_after(run_at)
         lock = UniqueLock.for_task(self.connection, spec, data) if spec.unique_fields else None
         if lock is not None:
             holder = lock.acquire(job_id, ttl_seconds=self._lock_ttl(spec, run_at))
@@ -90,7 +98,9 @@ class TaskClient:
     ) -> Job:
         queue = queue_for(spec.queue, self.connection)
         retry = (
-            Retry(max=spec.retry.max_attempts - 1, interval=spec.retry.intervals(self.rng, self.backoff_scale))
+            Retry(
+                max=spec.retry.max_attempts - 1, interval=spec.retry.intervals(self.rng, self.backoff_scale)
+            )
             if spec.retry.max_attempts > 1
             else None
         )
@@ -116,7 +126,8 @@ class TaskClient:
         retries = spec.retry.max_attempts * (spec.timeout_seconds + spec.retry.max_backoff_seconds)
         return int(wait + retries) + 60
 
-    # The seed's EnqueueChatWorkflow, EnqueueSuggestionWorkflow, EnqueueEventProcessor, EnqueueSemanticLayerSync.
+    # The seed's EnqueueChatWorkflow, EnqueueSuggestionWorkflow, EnqueueEventProcessor and
+    # EnqueueSemanticLayerSync.
 
     def chat_workflow(self, message_id: str, session_id: str, suggestion_mode: bool = False) -> Enqueued:
         payload = {"message_id": message_id, "session_id": session_id, "suggestion_mode": suggestion_mode}

@@ -16,6 +16,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from redis import ConnectionPool, Redis
+from rq.queue import Queue
 from rq.serializers import JSONSerializer
 from rq.worker_pool import ForkProcess, WorkerPool
 
@@ -66,10 +67,11 @@ def run_slot(
     worker.work(with_scheduler=True, max_jobs=options.max_jobs, logging_level=rq_level)
 
 
-class SlotPool(WorkerPool):  # type: ignore[misc]
+class SlotPool(WorkerPool):
     def __init__(self, connection: Redis, options: PoolOptions) -> None:
+        queues: list[str | Queue] = [*options.queues]
         super().__init__(
-            list(options.queues),
+            queues,
             connection=connection,
             num_workers=options.concurrency,
             worker_class=SlotWorker,
@@ -79,7 +81,9 @@ class SlotPool(WorkerPool):  # type: ignore[misc]
         self._stop_deadline: float | None = None
         self._interrupted = False
 
-    def get_worker_process(self, name: str, burst: bool, _sleep: float = 0, logging_level: str = "INFO") -> BaseProcess:
+    def get_worker_process(
+        self, name: str, burst: bool, _sleep: float = 0, logging_level: str = "INFO"
+    ) -> BaseProcess:
         return ForkProcess(
             target=run_slot,
             args=(name, self._connection_class, self._pool_class, self._pool_kwargs, self.options),

@@ -10,6 +10,7 @@ might leak.
 
 import random
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -39,7 +40,7 @@ class SlotPolicy:
     lease_seconds: int = 30
 
 
-class InterruptibleDeathPenalty(UnixSignalDeathPenalty):  # type: ignore[misc]
+class InterruptibleDeathPenalty(UnixSignalDeathPenalty):
     """RQ's SIGALRM timeout, which also marks the span in which a shutdown interrupt may stop the job.
 
     RQ wraps exactly ``job.perform()`` in the death penalty, so an interrupt raised inside this span lands
@@ -57,10 +58,12 @@ class InterruptibleDeathPenalty(UnixSignalDeathPenalty):  # type: ignore[misc]
         InterruptibleDeathPenalty.active = False
 
 
-class SlotWorker(SimpleWorker):  # type: ignore[misc]
+class SlotWorker(SimpleWorker):
     death_penalty_class = InterruptibleDeathPenalty
 
-    def __init__(self, queues: list[Queue], *args: Any, policy: SlotPolicy, **kwargs: Any) -> None:
+    def __init__(
+        self, queues: Sequence[str] | Sequence[Queue], *args: Any, policy: SlotPolicy, **kwargs: Any
+    ) -> None:
         super().__init__(queues, *args, **kwargs)
         self.policy = policy
         self._rng = random.Random()

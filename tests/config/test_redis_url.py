@@ -44,4 +44,4 @@ def test_tls_uses_rediss_and_ipv6_hosts_are_bracketed() -> None:
 )
 def test_invalid_parts_are_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        build_redis_url(**kwargs)  # type: ignore[arg-type]
+        build_redis_url(**kwargs)

@@ -31,7 +31,9 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> None:
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -68,11 +68,23 @@ def mongo_write(payload: MongoPayload, services: Services, task: TaskContext) ->
     return {"pid": os.getpid()}
 
 
-def _spec(name: str, queue: str, model: type[Payload], handler: Any, attempts: int = 3, timeout: int = 30,
-          **extra: Any) -> TaskSpec:
+def _spec(
+    name: str,
+    queue: str,
+    model: type[Payload],
+    handler: Any,
+    attempts: int = 3,
+    timeout: int = 30,
+    **extra: Any,
+) -> TaskSpec:
     return TaskSpec(
-        name=name, queue=queue, payload_model=model, handler=handler,
-        retry=RetryPolicy(max_attempts=attempts, backoff_seconds=1.0, jitter=0.0), timeout_seconds=timeout, **extra,
+        name=name,
+        queue=queue,
+        payload_model=model,
+        handler=handler,
+        retry=RetryPolicy(max_attempts=attempts, backoff_seconds=1.0, jitter=0.0),
+        timeout_seconds=timeout,
+        **extra,
     )
 
 

@@ -68,7 +68,7 @@ def test_a_killed_slot_s_job_is_recovered_and_finishes_once(
     TaskClient(redis_conn, REGISTRY).enqueue("test:sleep", {"key": "victim", "seconds": 2.0})
     with fraiday(WORKER, env, tmp_path / "worker.log") as worker:
         wait_for(lambda: redis_conn.llen(STARTED + "victim") == 1, 10, what="job start")
-        pid = int(redis_conn.lindex(STARTED + "victim", 0).split(b":")[0])  # type: ignore[union-attr]
+        pid = int(redis_conn.lindex(STARTED + "victim", 0).split(b":")[0])
         killed_at = time.monotonic()
         os.kill(pid, signal.SIGKILL)
         # FRAIDAY_RECOVERY_SECONDS=6 in tests: the lease (3 s) expires and cleanup (every 3 s) requeues it.
