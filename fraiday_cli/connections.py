@@ -1,12 +1,11 @@
-"""Redis and MongoDB clients built from settings, where they are used and never at import.
+"""Redis clients built from settings, where they are used and never at import.
 
-Both clients are created per process: the server builds them inside each gunicorn worker (after the fork),
-a worker slot builds them inside the slot. pymongo's MongoClient must never cross a fork.
+Clients are created per process: the server builds them inside each gunicorn worker (after the fork), a
+worker slot inside the slot.
 """
 
 from typing import Any
 
-import pymongo
 import redis
 
 from config import Settings
@@ -25,14 +24,3 @@ def redis_client(settings: Settings, **overrides: Any) -> redis.Redis:
     }
     options.update(overrides)
     return redis.Redis.from_url(settings.redis_url, **options)
-
-
-def mongo_client(settings: Settings) -> pymongo.MongoClient[dict[str, Any]]:
-    return pymongo.MongoClient(
-        settings.mongodb_uri.get_secret_value(),
-        tz_aware=True,
-        connect=False,
-        appname="fraiday",
-        serverSelectionTimeoutMS=MONGO_TIMEOUT_MS,
-        connectTimeoutMS=MONGO_TIMEOUT_MS,
-    )

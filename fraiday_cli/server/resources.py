@@ -8,7 +8,8 @@ import redis
 from flask import current_app
 
 from config import Settings
-from fraiday_cli.connections import mongo_client, redis_client
+from fraiday_cli.connections import MONGO_TIMEOUT_MS, redis_client
+from handlers.services.mongo import mongo_client
 
 EXTENSION_KEY = "fraiday"
 
@@ -23,7 +24,7 @@ class ServerResources:
 
     @cached_property
     def mongo(self) -> pymongo.MongoClient[dict[str, Any]]:
-        return mongo_client(self.settings)
+        return mongo_client(self.settings, appname="fraiday-server", timeout_ms=MONGO_TIMEOUT_MS)
 
 
 def resources() -> ServerResources:

@@ -10,6 +10,7 @@ from typing import Any
 import pymongo
 
 from config import Settings
+from handlers.services.mongo import mongo_client
 
 
 class Services:
@@ -18,13 +19,7 @@ class Services:
 
     @cached_property
     def mongo(self) -> pymongo.MongoClient[dict[str, Any]]:
-        return pymongo.MongoClient(
-            self.settings.mongodb_uri.get_secret_value(),
-            tz_aware=True,
-            connect=False,
-            appname="fraiday-worker",
-            serverSelectionTimeoutMS=5000,
-        )
+        return mongo_client(self.settings, appname="fraiday-worker", timeout_ms=5000)
 
     def close(self) -> None:
         if "mongo" in self.__dict__:

@@ -1,0 +1,19 @@
+"""The one place a MongoClient is built, for the server and the workers alike."""
+
+from typing import Any
+
+import pymongo
+
+from config import Settings
+
+
+def mongo_client(settings: Settings, *, appname: str, timeout_ms: int) -> pymongo.MongoClient[dict[str, Any]]:
+    """A lazy client (``connect=False``): nothing happens until first use, in the process that uses it."""
+    return pymongo.MongoClient(
+        settings.mongodb_uri.get_secret_value(),
+        tz_aware=True,
+        connect=False,
+        appname=appname,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+    )
