@@ -75,7 +75,7 @@ def mongodb_uri(mongo_base_uri: str) -> str:
 
 
 @pytest.fixture
-def env(redis_url: str, mongodb_uri: str, tmp_path: Path) -> dict[str, str]:
+def env(redis_url: str, mongodb_uri: str) -> dict[str, str]:
     """The environment of a fraiday process under test (fast recovery and backoff for short tests)."""
     return {
         **os.environ,

@@ -54,14 +54,14 @@ def worker(
     unrouted = sorted(set(queues) - set(tasks.queues))
     if unrouted:
         log.warning("no task type is routed to queue(s) %s", ", ".join(unrouted))
+    # A killed slot's job waits at most one lease to expire plus one cleanup interval: both half the bound.
+    half_recovery = settings.recovery_seconds // 2
     options = PoolOptions(
         queues=queues,
         concurrency=concurrency,
-        policy=SlotPolicy(
-            weights=settings.queue_weights, strict=strict, lease_seconds=settings.recovery_seconds // 2
-        ),
+        policy=SlotPolicy(weights=settings.queue_weights, strict=strict, lease_seconds=half_recovery),
         grace_seconds=grace_period or settings.worker_grace_seconds,
-        maintenance_seconds=max(1, settings.recovery_seconds // 2),
+        maintenance_seconds=half_recovery,
         max_jobs=max_jobs,
         log_level=settings.log_level,
         slot_setup=partial(bind_runtime, tasks, settings),
