@@ -25,6 +25,11 @@ def _message(error: ErrorDetails) -> str:
     return message[:1].lower() + message[1:]
 
 
+def _item_path(loc: tuple[int | str, ...]) -> str:
+    """``[0].cron`` for an error inside a structured variable, so the operator finds the entry."""
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+
+
 def describe_validation_error(
     exc: ValidationError, env_names: dict[str, str], secret_fields: Iterable[str] = ()
 ) -> str:
@@ -33,7 +38,7 @@ def describe_validation_error(
     lines = []
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else ""
-        name = env_names.get(field, field.upper())
+        name = env_names.get(field, field.upper()) + _item_path(error["loc"][1:])
         line = f"{name}: {_message(error)}"
         if error["type"] != "missing" and field not in secrets:
             line += f", got {error['input']!r}"

@@ -4,6 +4,7 @@ Variable names follow the seed (``REDIS_HOST``, ``MONGODB_URI``, ...); settings 
 carry a ``FRAIDAY_`` prefix so they cannot collide with variables other services in the pod read.
 """
 
+import json
 from functools import cached_property
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -12,6 +13,7 @@ from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, Validation
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config.errors import ConfigError, describe_validation_error
+from config.periodic import PeriodicTask
 from config.redis_url import MAX_PORT, build_redis_url
 
 DEFAULT_DATABASE = "api_service"
@@ -66,6 +68,18 @@ def _weights(value: Any) -> Any:
     return weights
 
 
+def _json_list(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = json.loads(value) if value.strip() else []
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"must be a JSON list ({exc})") from None
+    if not isinstance(parsed, list):
+        raise ValueError("must be a JSON list")
+    return parsed
+
+
 Port = Annotated[int, _int_between(1, MAX_PORT)]
 CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_list)]
 
@@ -113,6 +127,19 @@ class Settings(BaseSettings):
     )
     worker_grace_seconds: Annotated[int, _int_between(1, 3600)] = _env("FRAIDAY_WORKER_GRACE_SECONDS", 25)
     recovery_seconds: Annotated[int, _int_between(3, 3600)] = _env("FRAIDAY_RECOVERY_SECONDS", 60)
+    periodic_tasks: Annotated[list[PeriodicTask], NoDecode, BeforeValidator(_json_list)] = _env(
+        "FRAIDAY_PERIODIC_TASKS", []
+    )
+    """A JSON list of :class:`PeriodicTask`, run by ``fraiday scheduler``."""
+
+    @field_validator("periodic_tasks")
+    @classmethod
+    def _unique_names(cls, tasks: list[PeriodicTask]) -> list[PeriodicTask]:
+        names = [task.name for task in tasks]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"periodic task names must be unique; repeated: {', '.join(repeated)}")
+        return tasks
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ import typer
 from fraiday_cli import __version__
 from fraiday_cli.commands.enqueue import enqueue
 from fraiday_cli.commands.requeue import requeue
+from fraiday_cli.commands.scheduler import scheduler
 from fraiday_cli.commands.server import server
 from fraiday_cli.commands.worker import worker
 
@@ -21,6 +22,7 @@ app.command()(server)
 app.command()(worker)
 app.command()(enqueue)
 app.command()(requeue)
+app.command()(scheduler)
 
 
 def _print_version(value: bool) -> None:

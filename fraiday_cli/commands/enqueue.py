@@ -9,7 +9,7 @@ import typer
 from fraiday_cli.commands.common import DEFAULT_REGISTRY, fail, load_registry, start
 from fraiday_cli.connections import redis_client
 from fraiday_cli.durations import parse_duration
-from fraiday_cli.tasks.client import TaskClient
+from fraiday_cli.tasks.client import InvalidTaskId, TaskClient
 from handlers.errors import PermanentError
 from handlers.registry import Registry
 
@@ -75,7 +75,7 @@ def enqueue(
     client = TaskClient(redis_client(settings), tasks)
     try:
         result = client.enqueue(task_type, data, task_id=task_id, delay=delay, run_at=run_at)
-    except PermanentError as exc:
+    except (PermanentError, InvalidTaskId) as exc:
         fail(str(exc))
     if result.duplicate:
         typer.echo(f"fraiday: an equal {result.task_type} task is already pending; its id follows", err=True)

@@ -5,6 +5,7 @@ whoever can write to Redis cannot make a worker run code.
 """
 
 import random
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,13 @@ from handlers.registry import Registry, TaskSpec
 RESULT_TTL_SECONDS = 24 * 3600
 FAILURE_TTL_SECONDS = 7 * 24 * 3600
 TASK_TYPE_META = "task_type"
+TASK_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
+"""What RQ accepts as a job id (letters, digits, ``_`` and ``-``), bounded so keys stay short."""
+
+
+class InvalidTaskId(ValueError):
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"task id {task_id!r} must be 1-128 letters, digits, '_' or '-'")
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,8 @@ class TaskClient:
         spec = self.registry.get(task_type)
         model = payload if isinstance(payload, spec.payload_model) else spec.parse(payload)
         data = model.model_dump(mode="json")
+        if task_id is not None and not TASK_ID_PATTERN.fullmatch(task_id):
+            raise InvalidTaskId(task_id)
         job_id = task_id or uuid.uuid4().hex
         if delay is not None:
             run_at = datetime.now(UTC) + delay

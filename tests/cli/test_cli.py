@@ -73,6 +73,17 @@ def test_enqueue_prints_the_task_id(settings: Settings, redis_conn: redis.Redis)
         (["enqueue", "nope:nope"], "unknown task type 'nope:nope'"),
         (["enqueue", "event:process", "--in", "soon"], "--in: 'soon' is not a duration"),
         (["enqueue"], "missing TASK_TYPE"),
+        (
+            [
+                "enqueue",
+                "semantic_layer:sync",
+                "--task-id",
+                "a:b",
+                "--payload",
+                '{"client_id": "a", "sync_type": "b"}',
+            ],
+            "task id 'a:b' must be 1-128 letters, digits",
+        ),
     ],
 )
 def test_enqueue_refuses_bad_input_with_exit_2(

@@ -1,0 +1,1 @@
+"""The periodic-task scheduler: cron entries from configuration, one active instance at a time."""
