@@ -4,6 +4,7 @@ Variable names follow the seed (``REDIS_HOST``, ``MONGODB_URI``, ...); settings 
 carry a ``FRAIDAY_`` prefix so they cannot collide with variables other services in the pod read.
 """
 
+import ipaddress
 import json
 from functools import cached_property
 from typing import Annotated, Any, Literal, TypeVar
@@ -68,6 +69,14 @@ def _weights(value: Any) -> Any:
     return weights
 
 
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _json_list(value: Any) -> Any:
     if not isinstance(value, str):
         return value
@@ -100,6 +109,17 @@ class Settings(BaseSettings):
     # The AI service (seed: AI_SERVICE_URL, SLACK_AI_TOKEN).
     ai_service_url: str | None = _env("AI_SERVICE_URL", None)
     slack_ai_token: SecretStr | None = _env("SLACK_AI_TOKEN", None)
+    ai_chat_path: str = _env("AI_SERVICE_CHAT_PATH", "/v1/chat")
+    ai_sync_path: str = _env("AI_SERVICE_SYNC_PATH", "/v1/semantic-layer/sync")
+    ai_timeout_seconds: Annotated[int, _int_between(1, 600)] = _env("FRAIDAY_AI_TIMEOUT_SECONDS", 60)
+    context_messages: Annotated[int, _int_between(0, 200)] = _env("FRAIDAY_CONTEXT_MESSAGES", 20)
+
+    # Webhooks.
+    webhook_timeout_seconds: Annotated[int, _int_between(1, 120)] = _env(
+        "FRAIDAY_WEBHOOK_TIMEOUT_SECONDS", 10
+    )
+    webhook_allowlist: CommaList = _env("FRAIDAY_WEBHOOK_ALLOWLIST", [])
+    """Hosts or CIDR ranges webhooks may reach although they are loopback, private or link-local."""
 
     # Redis (seed: REDIS_HOST, REDIS_PORT, REDIS_DB, REDIS_PASSWORD); REDIS_URL wins when set.
     redis_url_override: SecretStr | None = _env("REDIS_URL", None)
@@ -162,6 +182,26 @@ class Settings(BaseSettings):
         if urlsplit(value.get_secret_value()).scheme not in ("mongodb", "mongodb+srv"):
             raise ValueError("must be a mongodb:// or mongodb+srv:// URI")
         return value
+
+    @field_validator("ai_chat_path", "ai_sync_path")
+    @classmethod
+    def _absolute_path(cls, value: str) -> str:
+        if not value.startswith("/") or "?" in value or "#" in value:
+            raise ValueError("must be an absolute path such as /v1/chat")
+        return value
+
+    @field_validator("webhook_allowlist")
+    @classmethod
+    def _hosts_or_networks(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            if "/" in entry:
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"{entry!r} is not a CIDR range") from None
+            elif any(c in entry for c in " :@?#") and not _is_ip(entry):
+                raise ValueError(f"{entry!r} is not a host name, address or CIDR range")
+        return [entry.lower() for entry in entries]
 
     @field_validator("redis_host")
     @classmethod

@@ -1,8 +1,5 @@
 """The ``fraiday`` command: the API server, the task workers and the operations commands."""
 
-from importlib.metadata import PackageNotFoundError, version
+from config.version import VERSION
 
-try:
-    __version__ = version("fraiday")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+__version__ = VERSION

@@ -8,7 +8,8 @@
 | semantic_layer:sync | trigger_sync_job | semantic_layer |
 """
 
-from handlers import pending
+from handlers.chat import chat_workflow, suggestion_workflow
+from handlers.events import process_event
 from handlers.payloads import (
     ChatWorkflowPayload,
     EventProcessorPayload,
@@ -17,6 +18,7 @@ from handlers.payloads import (
 )
 from handlers.registry import Registry, TaskSpec
 from handlers.retry import RetryPolicy
+from handlers.semantic_layer import SYNC_TIMEOUT_SECONDS, semantic_layer_sync
 
 WORKFLOW_RETRY = RetryPolicy(max_attempts=5, backoff_seconds=2.0, max_backoff_seconds=120.0)
 EVENT_RETRY = RetryPolicy(max_attempts=5, backoff_seconds=5.0, max_backoff_seconds=600.0)
@@ -29,7 +31,7 @@ REGISTRY = Registry(
             legacy_name="send_chat_workflow",
             queue="chat_workflow",
             payload_model=ChatWorkflowPayload,
-            handler=pending.not_implemented,
+            handler=chat_workflow,
             retry=WORKFLOW_RETRY,
             timeout_seconds=120,
         ),
@@ -38,7 +40,7 @@ REGISTRY = Registry(
             legacy_name="send_suggestion_workflow",
             queue="chat_workflow",
             payload_model=SuggestionWorkflowPayload,
-            handler=pending.not_implemented,
+            handler=suggestion_workflow,
             retry=WORKFLOW_RETRY,
             timeout_seconds=120,
         ),
@@ -47,7 +49,7 @@ REGISTRY = Registry(
             legacy_name="process_event",
             queue="events",
             payload_model=EventProcessorPayload,
-            handler=pending.not_implemented,
+            handler=process_event,
             retry=EVENT_RETRY,
             timeout_seconds=60,
         ),
@@ -56,9 +58,9 @@ REGISTRY = Registry(
             legacy_name="trigger_sync_job",
             queue="semantic_layer",
             payload_model=SemanticLayerSyncPayload,
-            handler=pending.not_implemented,
+            handler=semantic_layer_sync,
             retry=SYNC_RETRY,
-            timeout_seconds=900,
+            timeout_seconds=SYNC_TIMEOUT_SECONDS,
             unique_fields=("client_id", "sync_type"),
         ),
     ]

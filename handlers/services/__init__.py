@@ -1,7 +1,7 @@
-"""The dependencies handlers receive: one :class:`Services` per process, built lazily.
+"""The dependencies handlers receive: one :class:`Services` per process, each client built on first use.
 
-Clients are created on first use inside the process that uses them, never at import and never before a
-fork, because pymongo's MongoClient (its pool and monitor threads) must not cross a fork.
+Clients are created inside the process that uses them, never at import and never before a fork, because
+pymongo's MongoClient (its pool and monitor threads) and requests' pools must not cross a fork.
 """
 
 from functools import cached_property
@@ -10,17 +10,51 @@ from typing import Any
 import pymongo
 
 from config import Settings
+from handlers.services.ai_client import AIClient
+from handlers.services.database import Database
+from handlers.services.destinations import DestinationPolicy
 from handlers.services.mongo import mongo_client
+from handlers.services.webhooks import WebhookSender
 
 
 class Services:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, appname: str = "fraiday-worker") -> None:
         self.settings = settings
+        self.appname = appname
 
     @cached_property
     def mongo(self) -> pymongo.MongoClient[dict[str, Any]]:
-        return mongo_client(self.settings, appname="fraiday-worker", timeout_ms=5000)
+        return mongo_client(self.settings, appname=self.appname, timeout_ms=5000)
+
+    @cached_property
+    def db(self) -> Database:
+        """The stores, with their indexes ensured once per process (a failure is retried on next use)."""
+        database = Database(self.mongo[self.settings.mongodb_database])
+        database.ensure_indexes()
+        return database
+
+    @cached_property
+    def ai(self) -> AIClient:
+        token = self.settings.slack_ai_token
+        return AIClient(
+            self.settings.ai_service_url,
+            token.get_secret_value() if token else None,
+            chat_path=self.settings.ai_chat_path,
+            sync_path=self.settings.ai_sync_path,
+            read_timeout_seconds=self.settings.ai_timeout_seconds,
+        )
+
+    @cached_property
+    def destinations(self) -> DestinationPolicy:
+        return DestinationPolicy(self.settings.webhook_allowlist)
+
+    @cached_property
+    def webhooks(self) -> WebhookSender:
+        return WebhookSender(self.destinations, self.settings.webhook_timeout_seconds)
 
     def close(self) -> None:
+        for name in ("ai", "webhooks"):
+            if name in self.__dict__:
+                self.__dict__[name].session.close()
         if "mongo" in self.__dict__:
             self.mongo.close()

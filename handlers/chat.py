@@ -1,0 +1,90 @@
+"""The chat and suggestion workflows: a user message in, an assistant reply or suggestions out, a webhook.
+
+Idempotent by construction: the answer is stored under a unique key per (message, kind), so a second run
+finds it and does not ask the AI service again, and webhook delivery records make the second run send
+only what the first did not.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from handlers.errors import PermanentError
+from handlers.notify import envelope, notify
+from handlers.payloads import ChatWorkflowPayload, SuggestionWorkflowPayload
+from handlers.registry import TaskContext
+from handlers.services import Services
+from handlers.services.ai_client import ContextMessage
+from handlers.services.database.chat import MessageKind, MessageStatus
+
+REPLY_EVENT = "chat.response"
+SUGGESTION_EVENT = "chat.suggestion"
+
+
+class MessageNotFound(PermanentError):
+    pass
+
+
+def chat_workflow(payload: ChatWorkflowPayload, services: Services, task: TaskContext) -> dict[str, Any]:
+    return answer_message(services, task, payload.message_id, payload.session_id, payload.suggestion_mode)
+
+
+def suggestion_workflow(
+    payload: SuggestionWorkflowPayload, services: Services, task: TaskContext
+) -> dict[str, Any]:
+    return answer_message(services, task, payload.message_id, payload.session_id, suggestion_mode=True)
+
+
+def answer_message(
+    services: Services, task: TaskContext, message_id: str, session_id: str, suggestion_mode: bool
+) -> dict[str, Any]:
+    chat = services.db.chat
+    message = chat.get_message(message_id)
+    if message is None or str(message["session_id"]) != session_id or message["role"] != "user":
+        raise MessageNotFound(f"no user message {message_id} in session {session_id}")
+    kind = MessageKind.SUGGESTIONS if suggestion_mode else MessageKind.REPLY
+    answer = chat.find_assistant(message["_id"], kind)
+    if answer is None:
+        answer = _ask(services, task, message, kind)
+    if message["status"] != MessageStatus.COMPLETED:
+        chat.set_status(message["_id"], MessageStatus.COMPLETED)
+    event_type = SUGGESTION_EVENT if suggestion_mode else REPLY_EVENT
+    data = {
+        "session_id": session_id,
+        "message_id": message_id,
+        "reply_message_id": str(answer["_id"]),
+        "content": answer["content"],
+        "suggestions": answer["suggestions"],
+    }
+    deliveries = notify(
+        services,
+        task,
+        source=f"{kind.value}:{message_id}",
+        client_id=message["client_id"],
+        event_type=event_type,
+        body=envelope(str(answer["_id"]), event_type, answer["created_at"], data),
+    )
+    return {"reply_message_id": str(answer["_id"]), "deliveries": deliveries}
+
+
+def _ask(
+    services: Services, task: TaskContext, message: Mapping[str, Any], kind: MessageKind
+) -> dict[str, Any]:
+    """Ask the AI service and store its answer; keep the user message's status telling the truth."""
+    chat = services.db.chat
+    chat.set_status(message["_id"], MessageStatus.PROCESSING, task_id=task.task_id, attempts=task.attempt)
+    context = [
+        ContextMessage(m["role"], m["content"], m["created_at"].isoformat())
+        for m in chat.session_context(message, services.settings.context_messages)
+    ]
+    ids = (str(message["session_id"]), str(message["_id"]), message["content"], context)
+    try:
+        if kind is MessageKind.SUGGESTIONS:
+            content, suggestions = None, services.ai.suggestions(*ids)
+        else:
+            content, suggestions = services.ai.reply(*ids), []
+    except Exception as exc:
+        final = isinstance(exc, PermanentError) or task.is_last_attempt
+        status = MessageStatus.FAILED if final else MessageStatus.PENDING
+        chat.set_status(message["_id"], status, error=f"{exc}" if final else f"attempt {task.attempt}: {exc}")
+        raise
+    return chat.save_assistant(message, kind, content, suggestions)

@@ -1,0 +1,123 @@
+"""Chat sessions and messages: user messages, assistant replies and suggestions, each with a status.
+
+An assistant message carries ``reply_key`` (``<kind>:<user message id>``) under a unique index: storing
+the reply of a retried task finds the first one instead of adding a second.
+"""
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING
+from pymongo.collection import Collection
+
+from handlers.services.database.documents import insert_once, object_id, utcnow
+
+Document = dict[str, Any]
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class MessageKind(StrEnum):
+    MESSAGE = "message"
+    REPLY = "reply"
+    SUGGESTIONS = "suggestions"
+
+
+class ChatStore:
+    def __init__(self, sessions: Collection[Document], messages: Collection[Document]) -> None:
+        self.sessions = sessions
+        self.messages = messages
+
+    def create_session(self, client_id: str, metadata: Mapping[str, Any] | None = None) -> Document:
+        now = utcnow()
+        session = {
+            "client_id": client_id,
+            "metadata": dict(metadata or {}),
+            "created_at": now,
+            "updated_at": now,
+        }
+        session["_id"] = self.sessions.insert_one(session).inserted_id
+        return session
+
+    def get_session(self, session_id: str | ObjectId) -> Document | None:
+        return self.sessions.find_one({"_id": object_id(session_id, "session_id")})
+
+    def add_user_message(self, session: Mapping[str, Any], content: str, suggestion_mode: bool) -> Document:
+        now = utcnow()
+        message = {
+            "session_id": session["_id"],
+            "client_id": session["client_id"],
+            "role": "user",
+            "kind": MessageKind.MESSAGE.value,
+            "content": content,
+            "suggestion_mode": suggestion_mode,
+            "status": MessageStatus.PENDING.value,
+            "error": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        message["_id"] = self.messages.insert_one(message).inserted_id
+        self.sessions.update_one({"_id": session["_id"]}, {"$set": {"updated_at": now}})
+        return message
+
+    def get_message(self, message_id: str | ObjectId) -> Document | None:
+        return self.messages.find_one({"_id": object_id(message_id, "message_id")})
+
+    def list_messages(
+        self, session_id: ObjectId, limit: int, after: ObjectId | None = None
+    ) -> list[Document]:
+        """A page of the session's messages, oldest first; ``after`` is the last id of the previous page."""
+        query: Document = {"session_id": session_id}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        return list(self.messages.find(query).sort("_id", ASCENDING).limit(limit))
+
+    def session_context(self, message: Mapping[str, Any], limit: int) -> list[Document]:
+        """The conversation before ``message``, oldest first: at most ``limit`` user messages and replies."""
+        if limit == 0:
+            return []
+        query = {
+            "session_id": message["session_id"],
+            "kind": {"$in": [MessageKind.MESSAGE.value, MessageKind.REPLY.value]},
+            "_id": {"$lt": message["_id"]},
+            "status": {"$ne": MessageStatus.FAILED.value},
+        }
+        newest = list(self.messages.find(query).sort("_id", DESCENDING).limit(limit))
+        return newest[::-1]
+
+    def set_status(
+        self, message_id: ObjectId, status: MessageStatus, error: str | None = None, **fields: Any
+    ) -> None:
+        update = {"status": status.value, "error": error, "updated_at": utcnow(), **fields}
+        self.messages.update_one({"_id": message_id}, {"$set": update})
+
+    def find_assistant(self, reply_to: ObjectId, kind: MessageKind) -> Document | None:
+        return self.messages.find_one({"reply_key": f"{kind.value}:{reply_to}"})
+
+    def save_assistant(
+        self, reply_to: Mapping[str, Any], kind: MessageKind, content: str | None, suggestions: list[str]
+    ) -> Document:
+        """Store the reply (or suggestions) to ``reply_to`` once; a second call returns the first."""
+        now = utcnow()
+        document = {
+            "session_id": reply_to["session_id"],
+            "client_id": reply_to["client_id"],
+            "role": "assistant",
+            "kind": kind.value,
+            "reply_to": reply_to["_id"],
+            "content": content,
+            "suggestions": suggestions,
+            "status": MessageStatus.COMPLETED.value,
+            "error": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        stored, _ = insert_once(self.messages, {"reply_key": f"{kind.value}:{reply_to['_id']}"}, document)
+        return stored

@@ -1,0 +1,105 @@
+"""The event processor and webhook delivery: verdicts, records, deactivation, retries and the SSRF guard."""
+
+from typing import Any
+
+import pytest
+
+from handlers.events import process_event
+from handlers.notify import DeliveriesOutstanding
+from handlers.payloads import EventProcessorPayload
+from handlers.services import Services
+from handlers.services.database.webhooks import DeliveryStatus
+from tests.handlers.conftest import attempt
+from tests.support.http_stub import Answer, HttpStub
+
+EVENT = EventProcessorPayload(
+    event_id="evt-1001",
+    client_id="acme",
+    event_type="order.created",
+    entity_type="order",
+    payload={"order_id": "o-7", "total": 42.5},
+)
+
+
+def records(services: Services) -> dict[str, dict[str, Any]]:
+    by_url = {}
+    for record in services.db.deliveries.for_source("event:evt-1001"):
+        by_url[record["url"].rsplit("/", 1)[1]] = record
+    return by_url
+
+
+def test_three_subscriptions_flaky_slow_and_gone_end_as_their_receivers_answered(
+    services: Services, stub: HttpStub
+) -> None:
+    subs = services.db.subscriptions
+    flaky = subs.create("acme", stub.script("/flaky", Answer(500, "boom"), Answer(200)), ["order.created"])
+    subs.create("acme", stub.script("/slow", Answer(200, delay=1.5)), ["*"])  # the timeout is 1 s
+    gone = subs.create("acme", stub.script("/gone", Answer(410)), ["order.created", "order.paid"])
+    subs.create("acme", stub.script("/other-type", Answer(200)), ["order.paid"])
+    subs.create("globex", stub.script("/other-client", Answer(200)), ["*"])
+
+    with pytest.raises(DeliveriesOutstanding, match="2 webhook delivery"):
+        process_event(EVENT, services, attempt(1))
+    first = records(services)
+    assert set(first) == {"flaky", "slow", "gone"}
+    assert (first["flaky"]["status"], first["flaky"]["last_status_code"]) == ("retrying", 500)
+    assert first["flaky"]["last_error"] == "answered 500: boom"
+    assert (first["slow"]["status"], first["slow"]["last_error"]) == ("retrying", "timed out after 1s")
+    assert (first["gone"]["status"], first["gone"]["last_status_code"]) == ("gone", 410)
+    assert subs.get("acme", str(gone["_id"]))["active"] is False
+    assert services.db.events.get("evt-1001")["status"] == "retrying"
+
+    for number in range(2, 5):
+        with pytest.raises(DeliveriesOutstanding, match="1 webhook delivery"):
+            process_event(EVENT, services, attempt(number))
+    with pytest.raises(DeliveriesOutstanding, match="failed for good"):
+        process_event(EVENT, services, attempt(5))
+
+    final = records(services)
+    assert (final["flaky"]["status"], final["flaky"]["attempts"], final["flaky"]["last_status_code"]) == (
+        "delivered",
+        2,
+        200,
+    )
+    assert final["flaky"]["delivered_at"] is not None and final["flaky"]["latency_ms"] > 0
+    assert (final["slow"]["status"], final["slow"]["attempts"]) == ("failed", 5)
+    assert (final["gone"]["status"], final["gone"]["attempts"]) == ("gone", 1)
+    assert len(stub.to("/flaky")) == 2
+    assert len(stub.to("/gone")) == 1
+    assert len(stub.to("/slow")) == 5
+    assert stub.to("/other-type") == stub.to("/other-client") == []
+    # One delivery id per delivery, the same on every retry; one stored event.
+    assert len({r.headers["X-Fraiday-Delivery"] for r in stub.to("/flaky")}) == 1
+    assert len({r.body for r in stub.to("/flaky")}) == 1
+    assert services.db.events.events.count_documents({"event_id": "evt-1001"}) == 1
+    assert services.db.events.get("evt-1001")["status"] == "failed"
+    assert flaky["active"] is True
+
+
+def test_an_event_is_delivered_once_however_often_its_task_runs(services: Services, stub: HttpStub) -> None:
+    services.db.subscriptions.create("acme", stub.script("/ok", Answer(204)), ["order.created"])
+    assert process_event(EVENT, services, attempt(1))["deliveries"] == {"delivered": 1}
+    assert process_event(EVENT, services, attempt(1, task_id="a-duplicate-task"))["deliveries"] == {}
+    (request,) = stub.to("/ok")
+    assert request.json()["data"] == EVENT.model_dump()
+    assert services.db.events.get("evt-1001")["status"] == "processed"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:{port}/internal", "http://169.254.169.254/latest/meta-data/"]
+)
+def test_internal_destinations_are_refused_without_the_allowlist(
+    services: Services, stub: HttpStub, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    stub.script("/internal", Answer(200))
+    monkeypatch.delenv("FRAIDAY_WEBHOOK_ALLOWLIST")
+    from config import load_settings
+
+    strict = Services(load_settings())
+    strict.db.subscriptions.create("acme", url.format(port=stub.server.server_port), ["*"])
+    assert process_event(EVENT, strict, attempt(1))["deliveries"] == {"refused": 1}
+    (record,) = strict.db.deliveries.for_source("event:evt-1001")
+    assert record["status"] == DeliveryStatus.REFUSED
+    assert "loopback, private, link-local or reserved" in record["last_error"]
+    assert stub.requests == []
+    strict.close()

@@ -1,0 +1,106 @@
+"""A real HTTP server on loopback playing the AI service or a webhook receiver, with scripted answers."""
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int = 200
+    body: bytes | str | dict[str, Any] | list[Any] = b""
+    delay: float = 0.0
+
+    def encoded(self) -> bytes:
+        if isinstance(self.body, dict | list):
+            return json.dumps(self.body).encode()
+        return self.body.encode() if isinstance(self.body, str) else self.body
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class HttpStub:
+    """Answers each path from its script in order, repeating the last answer; records every request."""
+
+    server: ThreadingHTTPServer
+    scripts: dict[str, list[Answer]] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def script(self, path: str, *answers: Answer) -> str:
+        with self.lock:
+            self.scripts[path] = list(answers)
+        return self.url + path
+
+    def to(self, path: str) -> list[Request]:
+        with self.lock:
+            return [r for r in self.requests if r.path == path]
+
+    def _answer(self, request: Request) -> Answer:
+        with self.lock:
+            self.requests.append(request)
+            script = self.scripts.get(request.path)
+            if not script:
+                return Answer(404, b"no script for this path")
+            return script.pop(0) if len(script) > 1 else script[0]
+
+
+def _handler(stub_ref: list[HttpStub]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            request = Request("POST", self.path, dict(self.headers.items()), self.rfile.read(length))
+            answer = stub_ref[0]._answer(request)
+            if answer.delay:
+                time.sleep(answer.delay)
+            body = answer.encoded()
+            try:
+                self.send_response(answer.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout under test)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def http_stub() -> Iterator[HttpStub]:
+    ref: list[HttpStub] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(ref))
+    server.daemon_threads = True
+    stub = HttpStub(server)
+    ref.append(stub)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield stub
+    finally:
+        server.shutdown()
+        server.server_close()
