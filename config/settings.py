@@ -114,6 +114,15 @@ class Settings(BaseSettings):
     ai_timeout_seconds: Annotated[int, _int_between(1, 600)] = _env("FRAIDAY_AI_TIMEOUT_SECONDS", 60)
     context_messages: Annotated[int, _int_between(0, 200)] = _env("FRAIDAY_CONTEXT_MESSAGES", 20)
 
+    # The HTTP API.
+    api_keys: Annotated[list[SecretStr], NoDecode, BeforeValidator(_comma_list)] = _env(
+        "FRAIDAY_API_KEYS", []
+    )
+    """Bearer keys accepted on /api/v1; several at once so a key can be rotated without downtime."""
+    max_body_bytes: Annotated[int, _int_between(1024, 64 * 1024 * 1024)] = _env(
+        "FRAIDAY_MAX_BODY_BYTES", 1024 * 1024
+    )
+
     # Webhooks.
     webhook_timeout_seconds: Annotated[int, _int_between(1, 120)] = _env(
         "FRAIDAY_WEBHOOK_TIMEOUT_SECONDS", 10
@@ -232,6 +241,7 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every configured secret, for the log filter that masks them if one ever slips into a message."""
         values = [s.get_secret_value() for s in (self.slack_ai_token, self.redis_password) if s is not None]
+        values += [key.get_secret_value() for key in self.api_keys]
         return [v for v in values if len(v) >= 4]
 
 

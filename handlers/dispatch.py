@@ -18,6 +18,8 @@ from handlers.registry import TaskContext
 
 JOB_FUNCTION = "handlers.dispatch.run_task"
 MAX_ATTEMPTS_META = "max_attempts"
+ATTEMPTS_META = "attempts"
+"""Attempts started so far, kept on the job for status readers (RQ only keeps retries left)."""
 
 log = logging.getLogger("fraiday.task")
 
@@ -28,13 +30,16 @@ def task_context(task_type: str, max_attempts: int) -> TaskContext:
         raise RuntimeError("run_task must run inside an RQ job")
     max_attempts = int(job.meta.get(MAX_ATTEMPTS_META, max_attempts))
     retries_left = job.retries_left if job.retries_left is not None else 0
-    return TaskContext(
+    context = TaskContext(
         task_id=job.id,
         task_type=task_type,
         queue=job.origin,
         attempt=max(1, max_attempts - retries_left),
         max_attempts=max_attempts,
     )
+    job.meta[ATTEMPTS_META] = context.attempt
+    job.save_meta()
+    return context
 
 
 def run_task(task_type: str, payload: Any) -> Mapping[str, Any] | None:

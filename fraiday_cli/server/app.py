@@ -1,14 +1,71 @@
-"""The app factory: gunicorn and the tests build the app the same way, and nothing connects at import."""
+"""The app factory: gunicorn and the tests build the app the same way, and nothing connects at import.
 
-from flask import Flask
+flask-openapi3 validates each request against the route's pydantic models and generates the OpenAPI
+document from the same models, so the spec cannot drift from what the code accepts.
+"""
+
+import logging
+from functools import partial
+
+from flask import Response, current_app, jsonify, redirect, request
+from flask_openapi3.models.info import Info
+from flask_openapi3.openapi import OpenAPI
+from flask_openapi3.types import SecuritySchemesDict
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from werkzeug.wrappers import Response as BaseResponse
 
 from config import Settings
-from fraiday_cli.server import health
+from config.version import VERSION
+from fraiday_cli.server import errors, health
+from fraiday_cli.server.api import events, sessions, syncs, tasks, webhooks
+from fraiday_cli.server.auth import API_PREFIX, require_api_key
 from fraiday_cli.server.resources import EXTENSION_KEY, ServerResources
+from handlers.registry import Registry
+from handlers.tasks import REGISTRY
+
+log = logging.getLogger("fraiday.server")
+
+BEARER: SecuritySchemesDict = {"bearer": {"type": "http", "scheme": "bearer"}}
 
 
-def create_app(settings: Settings) -> Flask:
-    app = Flask("fraiday")
-    app.extensions[EXTENSION_KEY] = ServerResources(settings)
+def create_app(settings: Settings, registry: Registry = REGISTRY) -> OpenAPI:
+    app = OpenAPI(
+        "fraiday",
+        info=Info(title="Fraiday API", version=VERSION),
+        security_schemes=BEARER,
+        validation_error_status=400,
+        validation_error_callback=errors.validation_error,
+        doc_prefix="/docs",
+        doc_url="/openapi.json",
+    )
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION_KEY] = ServerResources(settings, registry.with_queues(settings.task_queues))
+    if not settings.api_keys:
+        log.warning("FRAIDAY_API_KEYS is empty: every /api/v1 request will be refused with 401")
+    app.before_request(partial(require_api_key, settings))
+    app.before_request(require_json_body)
+    errors.register(app)
     app.register_blueprint(health.blueprint)
+    for module in (sessions, events, syncs, webhooks, tasks):
+        app.register_api(module.blueprint)
+    app.add_url_rule("/openapi.json", "openapi_json", lambda: jsonify(current_app.api_doc))  # type: ignore[attr-defined]
+    app.add_url_rule("/docs", "docs_root", lambda: redirect("/docs/swagger"))
     return app
+
+
+def require_json_body() -> Response | BaseResponse | None:
+    """A body on the API must be a JSON object: 415 for another media type, 400 for broken JSON."""
+    if not request.path.startswith(API_PREFIX) or request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    if not request.content_length and not request.data:
+        return None
+    if not request.is_json:
+        raise UnsupportedMediaType("the body must be application/json")
+    try:
+        parsed = request.get_json(force=True)
+    except BadRequest:  # what Flask raises for undecodable JSON; a too-large body raises 413 instead
+        raise errors.invalid({"(body)": "is not valid JSON"}, "malformed JSON body") from None
+    if not isinstance(parsed, dict):
+        raise errors.invalid({"(body)": "must be a JSON object"})
+    return None

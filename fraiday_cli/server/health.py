@@ -24,7 +24,7 @@ def ping() -> Response:
 def _checks(res: ServerResources) -> dict[str, Callable[[], object]]:
     return {
         "redis": res.redis.ping,
-        "mongodb": lambda: res.mongo.admin.command("ping"),
+        "mongodb": lambda: res.services.mongo.admin.command("ping"),
     }
 
 

@@ -1,30 +1,36 @@
-"""The per-process clients the routes use, created on first use so no fork ever inherits one."""
+"""The per-process clients the routes use, created on first use so no fork ever inherits one.
+
+The server shares the workers' :class:`Services` (the same stores and destination policy) with short
+timeouts: an API call must fail fast with a 503 when a dependency is down, never hang.
+"""
 
 from functools import cached_property
-from typing import Any
 
-import pymongo
 import redis
 from flask import current_app
 
 from config import Settings
 from fraiday_cli.connections import MONGO_TIMEOUT_MS, redis_client
-from handlers.services.mongo import mongo_client
+from fraiday_cli.tasks.client import TaskClient
+from handlers.registry import Registry
+from handlers.services import Services
 
 EXTENSION_KEY = "fraiday"
 
 
 class ServerResources:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, registry: Registry) -> None:
         self.settings = settings
+        self.registry = registry
+        self.services = Services(settings, appname="fraiday-server", mongo_timeout_ms=MONGO_TIMEOUT_MS)
 
     @cached_property
     def redis(self) -> redis.Redis:
         return redis_client(self.settings)
 
     @cached_property
-    def mongo(self) -> pymongo.MongoClient[dict[str, Any]]:
-        return mongo_client(self.settings, appname="fraiday-server", timeout_ms=MONGO_TIMEOUT_MS)
+    def tasks(self) -> TaskClient:
+        return TaskClient(self.redis, self.registry)
 
 
 def resources() -> ServerResources:

@@ -18,13 +18,16 @@ from handlers.services.webhooks import WebhookSender
 
 
 class Services:
-    def __init__(self, settings: Settings, appname: str = "fraiday-worker") -> None:
+    def __init__(
+        self, settings: Settings, appname: str = "fraiday-worker", mongo_timeout_ms: int = 5000
+    ) -> None:
         self.settings = settings
         self.appname = appname
+        self.mongo_timeout_ms = mongo_timeout_ms
 
     @cached_property
     def mongo(self) -> pymongo.MongoClient[dict[str, Any]]:
-        return mongo_client(self.settings, appname=self.appname, timeout_ms=5000)
+        return mongo_client(self.settings, appname=self.appname, timeout_ms=self.mongo_timeout_ms)
 
     @cached_property
     def db(self) -> Database:
