@@ -29,6 +29,9 @@ if [ -z "${MONGODB_URI:-}" ]; then
   export MONGODB_URI="mongodb://127.0.0.1:$port/api_service"
 fi
 export LOG_FORMAT="${LOG_FORMAT:-text}"
+# Local conveniences, never defaults in production: a known API key, and webhooks to this machine.
+export FRAIDAY_API_KEYS="${FRAIDAY_API_KEYS:-local-dev-key}"
+export FRAIDAY_WEBHOOK_ALLOWLIST="${FRAIDAY_WEBHOOK_ALLOWLIST:-127.0.0.1,localhost}"
 port="${PORT:-8080}"
 sleep 1
 

@@ -1,5 +1,7 @@
 """Every endpoint of /api/v1 through the real app, with real Redis and MongoDB."""
 
+from typing import Any
+
 import pytest
 import redis
 from flask.testing import FlaskClient
@@ -7,12 +9,12 @@ from flask.testing import FlaskClient
 from tests.server.conftest import AUTH
 
 
-def post(api: FlaskClient, path: str, body: object) -> tuple[int, dict]:
+def post(api: FlaskClient, path: str, body: object) -> tuple[int, Any]:
     response = api.post(f"/api/v1{path}", json=body, headers=AUTH)
     return response.status_code, response.json
 
 
-def get(api: FlaskClient, path: str) -> tuple[int, dict]:
+def get(api: FlaskClient, path: str) -> tuple[int, Any]:
     response = api.get(f"/api/v1{path}", headers=AUTH)
     return response.status_code, response.json
 
@@ -20,7 +22,7 @@ def get(api: FlaskClient, path: str) -> tuple[int, dict]:
 def new_session(api: FlaskClient) -> str:
     status, body = post(api, "/sessions", {"client_id": "acme", "metadata": {"channel": "web"}})
     assert status == 201
-    return body["session_id"]
+    return str(body["session_id"])
 
 
 @pytest.mark.parametrize(
@@ -167,7 +169,7 @@ def test_webhooks_are_created_listed_read_and_deleted(api: FlaskClient) -> None:
         ({"url": "https://93.184.215.14/", "event_types": ["bad type"]}, "event_types.0"),
     ],
 )
-def test_bad_webhooks_are_refused_naming_the_field(api: FlaskClient, body: dict, field: str) -> None:
+def test_bad_webhooks_are_refused_naming_the_field(api: FlaskClient, body: dict[str, Any], field: str) -> None:
     status, answer = post(api, "/clients/acme/webhooks", body)
     assert status == 400
     assert field in answer["fields"]

@@ -18,7 +18,7 @@ from fraiday_cli.server.api.schemas import (
     SessionPath,
     TaskAccepted,
 )
-from fraiday_cli.server.errors import ApiError, not_found
+from fraiday_cli.server.errors import ApiError, ErrorBody, not_found
 from fraiday_cli.server.resources import resources
 from handlers.services.database.chat import MessageStatus
 from handlers.services.database.documents import object_id
@@ -120,7 +120,7 @@ def list_messages(path: SessionPath, query: MessageQuery) -> Response:
 
 @blueprint.post(
     "/<session_id>/messages/<message_id>/suggestions",
-    responses={202: TaskAccepted},
+    responses={202: TaskAccepted, 409: ErrorBody},
     summary="Ask for reply suggestions to a user message",
 )
 def request_suggestions(path: MessagePath) -> tuple[Response, int]:

@@ -1,0 +1,45 @@
+"""A message posted through the API is answered by a real worker and the AI stub, visible via the API."""
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from config import load_settings
+from fraiday_cli.server.app import create_app
+from tests.processes import fraiday, wait_for
+from tests.server.conftest import AUTH
+from tests.support.http_stub import Answer, http_stub
+
+
+def test_a_posted_message_gets_its_reply_and_its_task_finishes(
+    api_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with http_stub() as ai:
+        ai.script("/v1/chat", Answer(200, {"reply": "Your order ships tomorrow."}))
+        env = {**api_env, "AI_SERVICE_URL": ai.url, "SLACK_AI_TOKEN": "tok-e2e-123"}
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        api = create_app(load_settings()).test_client()
+        session_id = api.post("/api/v1/sessions", json={"client_id": "acme"}, headers=AUTH).json["session_id"]
+        posted = api.post(
+            f"/api/v1/sessions/{session_id}/messages", json={"content": "Where is it?"}, headers=AUTH
+        )
+        assert posted.status_code == 202
+        task_url = f"/api/v1/tasks/{posted.json['task_id']}"
+
+        with fraiday(["worker", "--queue", "chat_workflow"], env, tmp_path / "worker.log") as worker:
+            wait_for(
+                lambda: api.get(task_url, headers=AUTH).json["status"] == "finished", 30, what="task finished"
+            )
+            worker.stop(signal.SIGTERM)
+
+    task = api.get(task_url, headers=AUTH).json
+    assert (task["attempts"], task["last_error"]) == (1, None)
+    assert task["started_at"] <= task["ended_at"]
+    messages = api.get(f"/api/v1/sessions/{session_id}/messages", headers=AUTH).json["messages"]
+    assert [(m["role"], m["content"], m["status"]) for m in messages] == [
+        ("user", "Where is it?", "completed"),
+        ("assistant", "Your order ships tomorrow.", "completed"),
+    ]
+    assert messages[1]["reply_to"] == posted.json["message_id"]
