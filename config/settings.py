@@ -156,6 +156,8 @@ class Settings(BaseSettings):
     )
     worker_grace_seconds: Annotated[int, _int_between(1, 3600)] = _env("FRAIDAY_WORKER_GRACE_SECONDS", 25)
     recovery_seconds: Annotated[int, _int_between(3, 3600)] = _env("FRAIDAY_RECOVERY_SECONDS", 60)
+    metrics_port: Annotated[int, _int_between(0, MAX_PORT)] = _env("FRAIDAY_METRICS_PORT", 9100)
+    """The worker's /metrics, /livez and /readyz port; 0 turns it off."""
     periodic_tasks: Annotated[list[PeriodicTask], NoDecode, BeforeValidator(_json_list)] = _env(
         "FRAIDAY_PERIODIC_TASKS", []
     )

@@ -6,6 +6,9 @@ import typer
 
 from fraiday_cli import __version__
 from fraiday_cli.commands.enqueue import enqueue
+from fraiday_cli.commands.pausing import drain, pause, resume
+from fraiday_cli.commands.purge import purge
+from fraiday_cli.commands.queues import jobs, queues
 from fraiday_cli.commands.requeue import requeue
 from fraiday_cli.commands.scheduler import scheduler
 from fraiday_cli.commands.server import server
@@ -23,6 +26,8 @@ app.command()(worker)
 app.command()(enqueue)
 app.command()(requeue)
 app.command()(scheduler)
+for operation in (queues, jobs, purge, pause, resume, drain):
+    app.command()(operation)
 
 
 def _print_version(value: bool) -> None:

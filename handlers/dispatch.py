@@ -14,11 +14,13 @@ from rq import get_current_job
 from config.logs import log_context
 from handlers import runtime
 from handlers.errors import PermanentError
+from handlers.metrics import TASK_DURATION, TASKS
 from handlers.registry import TaskContext
 
 JOB_FUNCTION = "handlers.dispatch.run_task"
 MAX_ATTEMPTS_META = "max_attempts"
 ATTEMPTS_META = "attempts"
+REQUEST_ID_META = "request_id"
 """Attempts started so far, kept on the job for status readers (RQ only keeps retries left)."""
 
 log = logging.getLogger("fraiday.task")
@@ -42,29 +44,47 @@ def task_context(task_type: str, max_attempts: int) -> TaskContext:
     return context
 
 
+def _log_fields(context: TaskContext) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "task_id": context.task_id,
+        "task_type": context.task_type,
+        "queue": context.queue,
+        "attempt": context.attempt,
+    }
+    job = get_current_job()
+    if job is not None and job.meta.get(REQUEST_ID_META):
+        fields[REQUEST_ID_META] = job.meta[REQUEST_ID_META]
+    return fields
+
+
 def run_task(task_type: str, payload: Any) -> Mapping[str, Any] | None:
     bound = runtime.current()
     spec = bound.registry.get(task_type)
     context = task_context(task_type, spec.retry.max_attempts)
-    with log_context(
-        task_id=context.task_id, task_type=task_type, queue=context.queue, attempt=context.attempt
-    ):
+    with log_context(**_log_fields(context)):
         log.info("task started")
         started = time.perf_counter()
         try:
             result = spec.handler(spec.parse(payload), bound.services, context)
         except PermanentError as exc:
-            log.error("task failed permanently: %s", exc, extra=_outcome("failed", started))
+            log.error("task failed permanently: %s", exc, extra=_finish(context, "failed", started))
             raise
         except Exception as exc:
             outcome = "failed" if context.is_last_attempt else "retrying"
             log.warning(
-                "task attempt failed: %s: %s", type(exc).__name__, exc, extra=_outcome(outcome, started)
+                "task attempt failed: %s: %s",
+                type(exc).__name__,
+                exc,
+                extra=_finish(context, outcome, started),
             )
             raise
-        log.info("task finished", extra=_outcome("succeeded", started))
+        log.info("task finished", extra=_finish(context, "succeeded", started))
         return result
 
 
-def _outcome(outcome: str, started: float) -> dict[str, Any]:
-    return {"outcome": outcome, "duration_ms": round((time.perf_counter() - started) * 1000, 2)}
+def _finish(context: TaskContext, outcome: str, started: float) -> dict[str, Any]:
+    """Record the attempt's metrics once, and return the log fields saying the same."""
+    seconds = time.perf_counter() - started
+    TASK_DURATION.labels(context.task_type, context.queue).observe(seconds)
+    TASKS.labels(context.task_type, context.queue, "retried" if outcome == "retrying" else outcome).inc()
+    return {"outcome": outcome, "duration_ms": round(seconds * 1000, 2)}

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from handlers.metrics import WEBHOOK_DELIVERIES, WEBHOOK_DELIVERY_DURATION
 from handlers.registry import TaskContext
 from handlers.services import Services
 from handlers.services.database.webhooks import DeliveryStatus
@@ -57,6 +58,8 @@ def notify(
         )
         status = _status(attempt.verdict, task.is_last_attempt)
         db.deliveries.record_attempt(record, status, attempt.status_code, attempt.error, attempt.latency_ms)
+        WEBHOOK_DELIVERIES.labels(event_type, status.value).inc()
+        WEBHOOK_DELIVERY_DURATION.labels(event_type).observe(attempt.latency_ms / 1000)
         if attempt.verdict is Verdict.GONE:
             db.subscriptions.deactivate(subscription["_id"], "the receiver answered 410 Gone")
         log.log(

@@ -85,6 +85,7 @@ def env(redis_url: str, mongodb_uri: str) -> dict[str, str]:
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
         "FRAIDAY_RECOVERY_SECONDS": "6",
         "FRAIDAY_WORKER_GRACE_SECONDS": "5",
+        "FRAIDAY_METRICS_PORT": "0",
     }
 
 

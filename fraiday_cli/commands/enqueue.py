@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from fraiday_cli.commands.common import DEFAULT_REGISTRY, fail, load_registry, start
+from fraiday_cli.commands.tables import table
 from fraiday_cli.connections import redis_client
 from fraiday_cli.durations import parse_duration
 from fraiday_cli.tasks.client import InvalidTaskId, TaskClient
@@ -15,21 +16,12 @@ from handlers.registry import Registry
 
 
 def describe(registry: Registry) -> str:
-    rows = [("TASK TYPE", "QUEUE", "ATTEMPTS", "TIMEOUT", "PAYLOAD FIELDS")]
-    for spec in registry:
-        rows.append(
-            (
-                spec.name,
-                spec.queue,
-                str(spec.retry.max_attempts),
-                f"{spec.timeout_seconds}s",
-                ", ".join(spec.fields),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
+    header = ("TASK TYPE", "QUEUE", "ATTEMPTS", "TIMEOUT", "PAYLOAD FIELDS")
+    rows = [
+        (spec.name, spec.queue, spec.retry.max_attempts, f"{spec.timeout_seconds}s", ", ".join(spec.fields))
+        for spec in registry
+    ]
+    return table(header, rows)
 
 
 def parse_at(text: str) -> datetime:

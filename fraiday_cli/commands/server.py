@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from fraiday_cli.commands.common import start
+from fraiday_cli.observability.metrics import enable_multiprocess
 from fraiday_cli.server.gunicorn_app import FraidayGunicorn, ServerOptions
 
 
@@ -34,6 +35,7 @@ def server(
 ) -> None:
     """Serve the HTTP API (Flask under gunicorn)."""
     settings = start()
+    enable_multiprocess()
     options = ServerOptions(
         host=host,
         port=port or settings.port,

@@ -9,7 +9,9 @@ import typer
 from config import Settings
 from fraiday_cli.commands.common import DEFAULT_REGISTRY, load_registry, start
 from fraiday_cli.connections import redis_client
+from fraiday_cli.observability.metrics import enable_multiprocess
 from fraiday_cli.worker.pool import PoolOptions, SlotPool
+from fraiday_cli.worker.probes import Probes, serve
 from fraiday_cli.worker.slot import SlotPolicy
 from handlers import runtime
 from handlers.registry import Registry
@@ -43,12 +45,21 @@ def worker(
     max_jobs: Annotated[
         int | None, typer.Option(min=1, help="Recycle a slot after this many jobs (bounds leaks).")
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Port of /metrics, /livez, /readyz; 0 disables [default: FRAIDAY_METRICS_PORT or 9100].",
+        ),
+    ] = None,
     registry: Annotated[
         str, typer.Option(hidden=True, help="Task registry as module:attribute.")
     ] = DEFAULT_REGISTRY,
 ) -> None:
     """Run task workers: N forked slots, each taking jobs from the given queues by weight."""
     settings = start()
+    enable_multiprocess()
     tasks = load_registry(settings, registry)
     queues = list(dict.fromkeys(queue or tasks.queues))
     unrouted = sorted(set(queues) - set(tasks.queues))
@@ -67,4 +78,9 @@ def worker(
         slot_setup=partial(bind_runtime, tasks, settings),
     )
     log.info("starting %d slot(s) on %s", concurrency, ", ".join(queues))
-    SlotPool(redis_client(settings, socket_timeout=None), options).run()
+    pool = SlotPool(redis_client(settings, socket_timeout=None), options)
+    port = settings.metrics_port if metrics_port is None else metrics_port
+    if port:
+        # Its own client, with timeouts: a probe must answer even when Redis hangs.
+        serve(Probes(pool.slots, redis_client(settings), queues, stale_after_seconds=pool.slot_ttl), port)
+    pool.run()

@@ -17,8 +17,9 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from config.logs import current_log_context
 from fraiday_cli.tasks.uniqueness import UniqueLock
-from handlers.dispatch import JOB_FUNCTION, MAX_ATTEMPTS_META
+from handlers.dispatch import JOB_FUNCTION, MAX_ATTEMPTS_META, REQUEST_ID_META
 from handlers.payloads import Payload
 from handlers.registry import Registry, TaskSpec
 
@@ -47,6 +48,12 @@ def _whole_second_after(moment: datetime) -> datetime:
     """RQ's scheduled registry keeps whole seconds and truncates; round up so a task never runs early."""
     whole = moment.replace(microsecond=0)
     return whole if whole == moment else whole + timedelta(seconds=1)
+
+
+def _request_meta() -> dict[str, Any]:
+    """The id of the API request being served, if any, so the job's log lines carry it too."""
+    request_id = current_log_context().get(REQUEST_ID_META)
+    return {REQUEST_ID_META: request_id} if request_id else {}
 
 
 def queue_for(name: str, connection: redis.Redis) -> Queue:
@@ -123,7 +130,12 @@ class TaskClient:
             failure_ttl=FAILURE_TTL_SECONDS,
             retry=retry,
             description=spec.name,
-            meta={**meta, TASK_TYPE_META: spec.name, MAX_ATTEMPTS_META: spec.retry.max_attempts},
+            meta={
+                **meta,
+                **_request_meta(),
+                TASK_TYPE_META: spec.name,
+                MAX_ATTEMPTS_META: spec.retry.max_attempts,
+            },
             status=JobStatus.SCHEDULED if run_at is not None else JobStatus.QUEUED,
         )
         if run_at is not None:

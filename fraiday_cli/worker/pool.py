@@ -18,13 +18,14 @@ from typing import Any
 from redis import ConnectionPool, Redis
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
-from rq.worker_pool import ForkProcess, WorkerPool
+from rq.worker_pool import ForkProcess, WorkerData, WorkerPool
 
 from fraiday_cli.worker.slot import INTERRUPT_SIGNAL, SlotPolicy, SlotWorker
 
 log = logging.getLogger("fraiday.worker")
 
 KILL_AFTER_INTERRUPT_SECONDS = 5.0
+SLOT_TTL_MARGIN_SECONDS = 15
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def run_slot(
         policy=options.policy,
         maintenance_interval=options.maintenance_seconds,
         # The idle BLPOP returns every maintenance interval, so abandoned-job cleanup runs on time.
-        worker_ttl=options.maintenance_seconds + 15,
+        worker_ttl=options.maintenance_seconds + SLOT_TTL_MARGIN_SECONDS,
     )
     # RQ logs three INFO lines per job; fraiday.task already logs each job's start and outcome.
     rq_level = "DEBUG" if options.log_level == "DEBUG" else "WARNING"
@@ -114,6 +115,14 @@ class SlotPool(WorkerPool):
                 os.kill(data.pid, sig)
             except ProcessLookupError:
                 continue
+
+    @property
+    def slot_ttl(self) -> int:
+        """How long a slot's heartbeat stays valid: its idle wait plus a margin."""
+        return self.options.maintenance_seconds + SLOT_TTL_MARGIN_SECONDS
+
+    def slots(self) -> list[WorkerData]:
+        return list(self.worker_dict.values())
 
     def run(self) -> None:
         self.start(burst=False, logging_level=self.options.log_level)

@@ -21,12 +21,16 @@ from rq.queue import Queue
 from rq.timeouts import UnixSignalDeathPenalty
 from rq.worker import SimpleWorker, WorkerStatus
 
+from fraiday_cli.tasks.pausing import paused_queues
 from fraiday_cli.worker.lease import JobLease
 from fraiday_cli.worker.queue_order import strict_order, weighted_order, weights_for
 from handlers.errors import PermanentError
 
 INTERRUPT_SIGNAL = signal.SIGUSR1
 """Sent by the pool when the grace period is over: stop the running job and put it back on its queue."""
+
+
+IDLE_QUEUE = "fraiday-idle"
 
 
 class ShutdownInterrupt(Exception):
@@ -67,19 +71,43 @@ class SlotWorker(SimpleWorker):
         super().__init__(queues, *args, **kwargs)
         self.policy = policy
         self._rng = random.Random()
-        self._weights = weights_for([q.name for q in self.queues], policy.weights)
+        names = [q.name for q in self.queues]
+        self._weight_of = dict(zip(names, weights_for(names, policy.weights), strict=True))
         self._requeue_job_id: str | None = None
         self._interrupt_requested = False
         self.push_exc_handler(self._classify_failure)
-        self._ordered_queues = self._next_order()
+        self._idle_queue = Queue(IDLE_QUEUE, connection=self.connection, serializer=self.serializer)
 
-    def _next_order(self) -> list[Queue]:
+    @property
+    def _ordered_queues(self) -> list[Queue]:
+        """The queues for the next dequeue, read by RQ before each one: a fresh weighted draw, without
+        the paused queues. With every queue paused the slot waits on a queue nobody fills."""
+        paused = paused_queues(self.connection)
+        queues = [q for q in self.queues if q.name not in paused]
+        if not queues:
+            return [self._idle_queue]
+        weights = [self._weight_of[q.name] for q in queues]
         if self.policy.strict:
-            return strict_order(self.queues, self._weights)
-        return weighted_order(self.queues, self._weights, self._rng)
+            return strict_order(queues, weights)
+        return weighted_order(queues, weights, self._rng)
+
+    @_ordered_queues.setter
+    def _ordered_queues(self, value: list[Queue]) -> None:
+        """RQ assigns its own order at start; ours is drawn on every read instead."""
+
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
+        """A slot idle in BLPOP when its queue is paused would still take the next job pushed there: such
+        a job goes back to the front of its queue, and the slot waits on the queues still running."""
+        while True:
+            result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+            if result is None or result[1].name not in paused_queues(self.connection):
+                return result
+            result[1].push_job_id(result[0].id, at_front=True)
 
     def reorder_queues(self, reference_queue: Queue) -> None:
-        self._ordered_queues = self._next_order()
+        """Nothing to do: the order is drawn when RQ reads it."""
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         return self.policy.lease_seconds

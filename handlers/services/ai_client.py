@@ -5,6 +5,7 @@ Failures are classified for the task's retry policy: a 5xx, a timeout or a lost 
 is permanent (:class:`AIServiceRejected`), because sending the same request again will not change it.
 """
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -13,6 +14,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from handlers.errors import PermanentError
+from handlers.metrics import AI_REQUEST_DURATION
 from handlers.services.http import CONNECT_TIMEOUT_SECONDS, excerpt, pooled_session
 
 Mode = Literal["reply", "suggestion"]
@@ -78,16 +80,18 @@ class AIClient:
 
     def reply(self, session_id: str, message_id: str, content: str, context: Sequence[ContextMessage]) -> str:
         body = self._chat_body(session_id, message_id, "reply", content, context)
-        return self._post(self.chat_path, body, ReplyAnswer).reply
+        return self._post("reply", self.chat_path, body, ReplyAnswer).reply
 
     def suggestions(
         self, session_id: str, message_id: str, content: str, context: Sequence[ContextMessage]
     ) -> list[str]:
         body = self._chat_body(session_id, message_id, "suggestion", content, context)
-        return self._post(self.chat_path, body, SuggestionsAnswer).suggestions
+        return self._post("suggestion", self.chat_path, body, SuggestionsAnswer).suggestions
 
     def sync(self, client_id: str, sync_type: str) -> SyncAnswer:
-        return self._post(self.sync_path, {"client_id": client_id, "sync_type": sync_type}, SyncAnswer)
+        return self._post(
+            "sync", self.sync_path, {"client_id": client_id, "sync_type": sync_type}, SyncAnswer
+        )
 
     @staticmethod
     def _chat_body(
@@ -101,16 +105,22 @@ class AIClient:
             "context": [{"role": m.role, "content": m.content, "created_at": m.created_at} for m in context],
         }
 
-    def _post(self, path: str, body: dict[str, Any], answer: type[AnswerT]) -> AnswerT:
+    def _post(self, call: str, path: str, body: dict[str, Any], answer: type[AnswerT]) -> AnswerT:
         if not self.base_url:
             raise AIServiceNotConfigured("AI_SERVICE_URL is not set")
         url = self.base_url + path
+        started = time.perf_counter()
+        status = "error"
         try:
             response = self.session.post(url, json=body, timeout=self.timeout, allow_redirects=False)
+            status = str(response.status_code)
         except requests.Timeout:
+            status = "timeout"
             raise AIServiceUnavailable(f"AI service timed out ({path})") from None
         except requests.RequestException as exc:
             raise AIServiceUnavailable(f"AI service unreachable ({path}): {type(exc).__name__}") from None
+        finally:
+            AI_REQUEST_DURATION.labels(call, status).observe(time.perf_counter() - started)
         if response.status_code >= 500 or response.status_code == 429:
             raise AIServiceUnavailable(
                 f"AI service answered {response.status_code} ({path}): {excerpt(response.text)}"

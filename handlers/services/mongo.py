@@ -5,6 +5,7 @@ from typing import Any
 import pymongo
 
 from config import Settings
+from handlers.services.mongo_metrics import CommandTimer
 
 
 def mongo_client(settings: Settings, *, appname: str, timeout_ms: int) -> pymongo.MongoClient[dict[str, Any]]:
@@ -16,4 +17,5 @@ def mongo_client(settings: Settings, *, appname: str, timeout_ms: int) -> pymong
         appname=appname,
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
+        event_listeners=[CommandTimer()],
     )

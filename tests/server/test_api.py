@@ -169,7 +169,9 @@ def test_webhooks_are_created_listed_read_and_deleted(api: FlaskClient) -> None:
         ({"url": "https://93.184.215.14/", "event_types": ["bad type"]}, "event_types.0"),
     ],
 )
-def test_bad_webhooks_are_refused_naming_the_field(api: FlaskClient, body: dict[str, Any], field: str) -> None:
+def test_bad_webhooks_are_refused_naming_the_field(
+    api: FlaskClient, body: dict[str, Any], field: str
+) -> None:
     status, answer = post(api, "/clients/acme/webhooks", body)
     assert status == 400
     assert field in answer["fields"]
@@ -220,3 +222,20 @@ def test_the_openapi_document_describes_every_route_and_the_docs_are_served(api:
     assert "202" in spec["paths"]["/api/v1/events"]["post"]["responses"]
     docs = api.get("/docs", follow_redirects=True)
     assert docs.status_code == 200 and b"swagger" in docs.data.lower()
+
+
+def test_a_request_id_is_returned_and_travels_into_the_job(api: FlaskClient, redis_conn: redis.Redis) -> None:
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    session_id = new_session(api)
+    response = api.post(
+        f"/api/v1/sessions/{session_id}/messages",
+        json={"content": "hi"},
+        headers={**AUTH, "X-Request-ID": "req-abc.123"},
+    )
+    assert response.headers["X-Request-ID"] == "req-abc.123"
+    job = Job.fetch(response.json["task_id"], connection=redis_conn, serializer=JSONSerializer)
+    assert job.meta["request_id"] == "req-abc.123"
+    made_up = api.get("/api/v1/sessions/" + session_id, headers={**AUTH, "X-Request-ID": "bad id!"})
+    assert len(made_up.headers["X-Request-ID"]) == 32

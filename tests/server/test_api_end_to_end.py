@@ -1,5 +1,6 @@
 """A message posted through the API is answered by a real worker and the AI stub, visible via the API."""
 
+import json
 import signal
 from pathlib import Path
 
@@ -23,7 +24,9 @@ def test_a_posted_message_gets_its_reply_and_its_task_finishes(
         api = create_app(load_settings()).test_client()
         session_id = api.post("/api/v1/sessions", json={"client_id": "acme"}, headers=AUTH).json["session_id"]
         posted = api.post(
-            f"/api/v1/sessions/{session_id}/messages", json={"content": "Where is it?"}, headers=AUTH
+            f"/api/v1/sessions/{session_id}/messages",
+            json={"content": "Where is it?"},
+            headers={**AUTH, "X-Request-ID": "e2e-request-1"},
         )
         assert posted.status_code == 202
         task_url = f"/api/v1/tasks/{posted.json['task_id']}"
@@ -33,6 +36,9 @@ def test_a_posted_message_gets_its_reply_and_its_task_finishes(
                 lambda: api.get(task_url, headers=AUTH).json["status"] == "finished", 30, what="task finished"
             )
             worker.stop(signal.SIGTERM)
+        task_lines = [
+            json.loads(line) for line in worker.output().splitlines() if posted.json["task_id"] in line
+        ]
 
     task = api.get(task_url, headers=AUTH).json
     assert (task["attempts"], task["last_error"]) == (1, None)
@@ -43,3 +49,4 @@ def test_a_posted_message_gets_its_reply_and_its_task_finishes(
         ("assistant", "Your order ships tomorrow.", "completed"),
     ]
     assert messages[1]["reply_to"] == posted.json["message_id"]
+    assert task_lines and all(line["request_id"] == "e2e-request-1" for line in task_lines)

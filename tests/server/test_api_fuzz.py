@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from fraiday_cli.server.api import schemas
 from fraiday_cli.server.errors import ErrorBody
+from fraiday_cli.tasks.status import Task
 from tests.server.conftest import AUTH
 
 ID = "6560c0ffee0000000000beef"
@@ -28,7 +29,7 @@ ROUTES: list[tuple[str, str, type[BaseModel] | None]] = [
     ("get", "/api/v1/clients/{client_id}/webhooks", schemas.WebhookList),
     ("get", "/api/v1/clients/{client_id}/webhooks/{webhook_id}", schemas.Webhook),
     ("delete", "/api/v1/clients/{client_id}/webhooks/{webhook_id}", None),
-    ("get", "/api/v1/tasks/{task_id}", schemas.Task),
+    ("get", "/api/v1/tasks/{task_id}", Task),
 ]
 
 FIELDS = [

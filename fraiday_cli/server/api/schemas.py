@@ -137,17 +137,3 @@ class WebhookCreated(Webhook):
 
 class WebhookList(Out):
     webhooks: list[Webhook]
-
-
-class Task(Out):
-    task_id: str
-    task_type: str | None
-    queue: str
-    status: Literal["queued", "scheduled", "started", "finished", "failed"]
-    attempts: int
-    max_attempts: int | None
-    enqueued_at: datetime | None
-    started_at: datetime | None
-    ended_at: datetime | None
-    scheduled_for: datetime | None = None
-    last_error: str | None = None

@@ -1,0 +1,87 @@
+"""``fraiday queues`` and ``fraiday jobs``: what the queues hold, without redis-cli."""
+
+import json
+from typing import Annotated
+
+import typer
+from rq.job import Job
+from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.serializers import JSONSerializer
+
+from config import Settings
+from fraiday_cli.commands.common import fail, load_registry, start
+from fraiday_cli.commands.tables import table
+from fraiday_cli.connections import redis_client
+from fraiday_cli.tasks.client import queue_for
+from fraiday_cli.tasks.inspection import all_queue_stats
+from fraiday_cli.tasks.status import describe
+
+REGISTRIES = {
+    "scheduled": ScheduledJobRegistry,
+    "started": StartedJobRegistry,
+    "failed": FailedJobRegistry,
+    "finished": FinishedJobRegistry,
+}
+
+
+def known_queues(settings: Settings) -> list[str]:
+    """Every queue a task type is routed to, and every queue with a configured weight."""
+    return sorted({*load_registry(settings).queues, *settings.queue_weights})
+
+
+def queues(
+    queue: Annotated[list[str] | None, typer.Option("--queue", "-q", help="Only these queues.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Per queue: pending, scheduled, started, failed and finished jobs, workers, oldest pending age."""
+    settings = start()
+    names = queue or known_queues(settings)
+    stats = all_queue_stats(redis_client(settings), names)
+    if as_json:
+        typer.echo(json.dumps([s.as_dict() for s in stats], indent=2))
+        return
+    header = ("QUEUE", "PENDING", "SCHEDULED", "STARTED", "FAILED", "FINISHED", "WORKERS", "OLDEST", "PAUSED")
+    rows = [
+        (s.queue, s.pending, s.scheduled, s.started, s.failed, s.finished, s.workers,
+         _age(s.oldest_pending_seconds), "yes" if s.paused else "")
+        for s in stats
+    ]  # fmt: skip
+    typer.echo(table(header, rows))
+
+
+def _age(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.0f}s"
+
+
+def jobs(
+    queue: Annotated[str, typer.Option("--queue", "-q", help="Queue to list.")],
+    state: Annotated[str, typer.Option(help="pending, scheduled, started, failed or finished.")] = "failed",
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many jobs.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List a queue's jobs in one state: id, type, attempts, last error."""
+    settings = start()
+    connection = redis_client(settings)
+    source = queue_for(queue, connection)
+    if state == "pending":
+        ids = source.get_job_ids(0, limit)
+    elif state in REGISTRIES:
+        ids = REGISTRIES[state](queue=source, serializer=JSONSerializer).get_job_ids(
+            0, limit - 1, cleanup=False
+        )
+    else:
+        fail(f"--state must be one of pending, {', '.join(REGISTRIES)}; got {state!r}")
+    found = [
+        job
+        for job in Job.fetch_many(ids, connection=connection, serializer=JSONSerializer)
+        if job is not None
+    ]
+    described = [describe(job, connection) for job in found]
+    if as_json:
+        typer.echo(json.dumps([d.model_dump(mode="json") for d in described], indent=2))
+        return
+    rows = [
+        (d.task_id, d.task_type or "?", f"{d.attempts}/{d.max_attempts or '?'}", d.status, d.last_error or "")
+        for d in described
+    ]
+    typer.echo(table(("TASK ID", "TYPE", "ATTEMPTS", "STATUS", "LAST ERROR"), rows))

@@ -1,0 +1,1 @@
+"""Metrics exposition for the server and the workers (the metrics themselves are in handlers.metrics)."""

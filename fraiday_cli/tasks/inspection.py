@@ -1,0 +1,70 @@
+"""What is in the queues, read from RQ's keys without changing them (no registry cleanup runs here).
+
+One reading serves ``fraiday queues``, the ``fraiday_queue_depth`` gauge and the readiness of nothing
+else: operators never need ``redis-cli LLEN`` again.
+"""
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from rq.job import Job
+from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.worker import Worker
+
+from fraiday_cli.tasks.client import queue_for
+from fraiday_cli.tasks.pausing import paused_queues
+from fraiday_cli.tasks.status import as_utc
+
+STATES = ("pending", "scheduled", "started", "failed", "finished")
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    queue: str
+    pending: int
+    scheduled: int
+    started: int
+    failed: int
+    finished: int
+    workers: int
+    oldest_pending_seconds: float | None
+    paused: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def queue_stats(connection: redis.Redis, name: str, paused: bool = False) -> QueueStats:
+    queue = queue_for(name, connection)
+    oldest = None
+    first = queue.get_job_ids(0, 1)
+    if first:
+        job = Job.fetch(first[0], connection=connection, serializer=queue.serializer)
+        enqueued = as_utc(job.enqueued_at)
+        if enqueued is not None:
+            oldest = round((datetime.now(UTC) - enqueued).total_seconds(), 3)
+    registries = {
+        "scheduled": ScheduledJobRegistry,
+        "started": StartedJobRegistry,
+        "failed": FailedJobRegistry,
+        "finished": FinishedJobRegistry,
+    }
+    counts = {
+        state: registry(queue=queue, serializer=queue.serializer).get_job_count(cleanup=False)
+        for state, registry in registries.items()
+    }
+    return QueueStats(
+        queue=name,
+        pending=queue.count,
+        workers=Worker.count(connection=connection, queue=queue),
+        oldest_pending_seconds=oldest,
+        paused=paused,
+        **counts,
+    )
+
+
+def all_queue_stats(connection: redis.Redis, names: list[str]) -> list[QueueStats]:
+    paused = paused_queues(connection)
+    return [queue_stats(connection, name, name in paused) for name in names]

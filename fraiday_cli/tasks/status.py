@@ -1,0 +1,76 @@
+"""A task's status as callers see it (the API's ``GET /tasks/{id}``, ``fraiday jobs``), from RQ's job."""
+
+from datetime import UTC, datetime
+from typing import Literal
+
+import redis
+from pydantic import BaseModel, ConfigDict
+from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
+from rq.results import Result
+from rq.serializers import JSONSerializer
+
+from fraiday_cli.tasks.client import TASK_TYPE_META
+from handlers.dispatch import ATTEMPTS_META, MAX_ATTEMPTS_META
+
+
+class Task(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str
+    task_type: str | None
+    queue: str
+    status: Literal["queued", "scheduled", "started", "finished", "failed"]
+    attempts: int
+    max_attempts: int | None
+    enqueued_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    scheduled_for: datetime | None = None
+    last_error: str | None = None
+
+
+# RQ's finer states, folded into the five the API documents.
+STATUS = {
+    JobStatus.QUEUED: "queued",
+    JobStatus.DEFERRED: "queued",
+    JobStatus.SCHEDULED: "scheduled",
+    JobStatus.STARTED: "started",
+    JobStatus.FINISHED: "finished",
+    JobStatus.FAILED: "failed",
+    JobStatus.STOPPED: "failed",
+    JobStatus.CANCELED: "failed",
+}
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def last_error(job: Job) -> str | None:
+    result = job.latest_result()
+    if result is None or result.type != Result.Type.FAILED or not result.exc_string:
+        return None
+    lines = [line for line in result.exc_string.strip().splitlines() if line.strip()]
+    return lines[-1][:500] if lines else None
+
+
+def describe(job: Job, connection: redis.Redis) -> Task:
+    status = STATUS.get(job.get_status(refresh=False) or JobStatus.QUEUED, "queued")
+    scheduled_for = None
+    if status == "scheduled":
+        registry = ScheduledJobRegistry(job.origin, connection=connection, serializer=JSONSerializer)
+        scheduled_for = as_utc(registry.get_scheduled_time(job))
+    return Task(
+        task_id=job.id,
+        task_type=job.meta.get(TASK_TYPE_META),
+        queue=job.origin,
+        status=status,  # type: ignore[arg-type]
+        attempts=int(job.meta.get(ATTEMPTS_META, 0)),
+        max_attempts=job.meta.get(MAX_ATTEMPTS_META),
+        enqueued_at=as_utc(job.enqueued_at),
+        started_at=as_utc(job.started_at),
+        ended_at=as_utc(job.ended_at),
+        scheduled_for=scheduled_for,
+        last_error=last_error(job) if status in ("failed", "scheduled", "queued") else None,
+    )

@@ -1,0 +1,43 @@
+"""The Prometheus metrics every fraiday process records, under names dashboards and alerts rely on.
+
+Every metric has labels, so no value exists until first use: by then ``fraiday server`` and ``fraiday
+worker`` have switched prometheus-client to multiprocess mode (see ``fraiday_cli.observability``), and
+the values of all forked slots and gunicorn workers add up in the exposition.
+"""
+
+from prometheus_client import Counter, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
+
+TASKS = Counter(
+    "fraiday_tasks",
+    "Task attempts by outcome: succeeded, failed (for good) or retried.",
+    ["task_type", "queue", "outcome"],
+)
+TASK_DURATION = Histogram(
+    "fraiday_task_duration_seconds",
+    "Time a task attempt took.",
+    ["task_type", "queue"],
+    buckets=LATENCY_BUCKETS,
+)
+AI_REQUEST_DURATION = Histogram(
+    "fraiday_ai_request_duration_seconds",
+    "AI service calls by call (reply, suggestion, sync) and status (HTTP status, timeout or error).",
+    ["call", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+WEBHOOK_DELIVERIES = Counter(
+    "fraiday_webhook_deliveries", "Webhook delivery attempts by outcome.", ["event_type", "outcome"]
+)
+WEBHOOK_DELIVERY_DURATION = Histogram(
+    "fraiday_webhook_delivery_duration_seconds", "Time a webhook delivery attempt took.", ["event_type"]
+)
+MONGO_OPERATION_DURATION = Histogram(
+    "fraiday_mongo_operation_duration_seconds",
+    "MongoDB commands by name and collection.",
+    ["operation", "collection"],
+)
+HTTP_REQUESTS = Counter("fraiday_http_requests", "API requests answered.", ["method", "route", "status"])
+HTTP_REQUEST_DURATION = Histogram(
+    "fraiday_http_request_duration_seconds", "Time to answer an API request.", ["method", "route"]
+)
