@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything fraiday needs on a Debian-like machine with Python 3.11+ and Go. Idempotent:
 # a second run only checks. Installs: the project in .venv (with its dev tools), Debian's redis-server,
-# and FerretDB 1.24.2 (a MongoDB-wire server on SQLite) in ~/.cache/fraiday/bin, unless
-# FRAIDAY_TEST_MONGODB_URI names a real MongoDB to use instead.
+# FerretDB 1.24.2 (a MongoDB-wire server on SQLite) in ~/.cache/fraiday/bin, unless
+# FRAIDAY_TEST_MONGODB_URI names a real MongoDB to use instead, and helm (for the chart tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,5 +53,12 @@ if [ -z "${FRAIDAY_TEST_MONGODB_URI:-}" ] && [ ! -x "$BIN_DIR/ferretdb" ]; then
   echo "$FERRETDB_VERSION" > "$work/build/version/version.txt"
   mkdir -p "$BIN_DIR"
   (cd "$work" && go build -trimpath -o "$BIN_DIR/ferretdb" ./cmd/ferretdb)
+fi
+HELM_VERSION=v3.16.3
+if ! command -v helm >/dev/null 2>&1 && [ ! -x "$BIN_DIR/helm" ]; then
+  command -v go >/dev/null 2>&1 || { say "Go is needed to build helm for the chart tests"; exit 1; }
+  say "building helm $HELM_VERSION into $BIN_DIR (once)"
+  mkdir -p "$BIN_DIR"
+  GOBIN="$BIN_DIR" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 fi
 say "ready"

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from config import Settings
 from config.version import VERSION
-from fraiday_cli.server import errors, health, metrics, request_ids
+from fraiday_cli.server import dashboard, errors, health, metrics, request_ids
 from fraiday_cli.server.api import events, sessions, syncs, tasks, webhooks
 from fraiday_cli.server.auth import API_PREFIX, require_api_key
 from fraiday_cli.server.resources import EXTENSION_KEY, ServerResources
@@ -49,6 +49,7 @@ def create_app(settings: Settings, registry: Registry = REGISTRY) -> OpenAPI:
     app.before_request(require_json_body)
     errors.register(app)
     app.register_blueprint(health.blueprint)
+    dashboard.init_app(app, settings)
     for module in (sessions, events, syncs, webhooks, tasks):
         app.register_api(module.blueprint)
     app.add_url_rule("/openapi.json", "openapi_json", lambda: jsonify(current_app.api_doc))  # type: ignore[attr-defined]

@@ -1,9 +1,13 @@
-"""Bearer API keys on /api/v1, compared in constant time against every configured key.
+"""API keys on /api/v1 and /dashboard, compared in constant time against every configured key.
 
-No key configured means no access, not open access: a server started without ``FRAIDAY_API_KEYS``
-answers 401 on the API (and says so in its log) while its health endpoints keep working.
+The API takes ``Authorization: Bearer <key>``; the dashboard also takes Basic auth with the key as the
+password, because that is what a browser can send. No key configured means no access, not open access:
+a server started without ``FRAIDAY_API_KEYS`` answers 401 there (and says so in its log) while its
+health and metrics endpoints keep working.
 """
 
+import base64
+import binascii
 import hmac
 
 from flask import request
@@ -12,21 +16,39 @@ from config import Settings
 from fraiday_cli.server.errors import ApiError
 
 API_PREFIX = "/api/v1"
+DASHBOARD_PREFIX = "/dashboard"
+
+
+def _under(prefix: str) -> bool:
+    return request.path == prefix or request.path.startswith(prefix + "/")
+
+
+def presented_key() -> str:
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return credentials.strip()
+    if scheme.lower() == "basic" and _under(DASHBOARD_PREFIX):
+        try:
+            return base64.b64decode(credentials.strip(), validate=True).decode().partition(":")[2]
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+    return ""
 
 
 def require_api_key(settings: Settings) -> None:
-    if not request.path.startswith(API_PREFIX + "/") and request.path != API_PREFIX:
+    dashboard = _under(DASHBOARD_PREFIX)
+    if not (_under(API_PREFIX) or dashboard):
         return
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    candidate = presented.strip().encode()
+    candidate = presented_key().encode()
     matched = False
     for key in settings.api_keys:
         # Every key is compared, so timing does not reveal which (or whether any) key matched early.
         matched |= hmac.compare_digest(candidate, key.get_secret_value().encode())
-    if scheme.lower() != "bearer" or not candidate or not matched:
+    if not candidate or not matched:
+        challenge = 'Basic realm="fraiday dashboard"' if dashboard else 'Bearer realm="fraiday"'
         raise ApiError(
             401,
             "unauthorized",
             "missing or invalid API key (Authorization: Bearer <key>)",
-            headers={"WWW-Authenticate": 'Bearer realm="fraiday"'},
+            headers={"WWW-Authenticate": challenge},
         )

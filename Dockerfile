@@ -1,0 +1,34 @@
+# One image, every role: `docker run IMAGE` serves the API; `docker run IMAGE worker --queue=events
+# --concurrency=2` runs a worker; `fraiday scheduler` and the operations commands are there too.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+RUN python -m venv /opt/fraiday
+COPY pyproject.toml README.md ./
+COPY config ./config
+COPY handlers ./handlers
+COPY fraiday_cli ./fraiday_cli
+# A regular (not editable) install: the runtime stage gets the venv and nothing of the source tree.
+RUN /opt/fraiday/bin/pip install --no-compile . \
+    && /opt/fraiday/bin/python -m compileall -q /opt/fraiday/lib
+
+FROM ${PYTHON_IMAGE}
+LABEL org.opencontainers.image.title="fraiday" \
+      org.opencontainers.image.description="Fraiday API service and task workers"
+# Writes go to /tmp only (an emptyDir in Kubernetes): metrics files and gunicorn's heartbeat files.
+ENV PATH=/opt/fraiday/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/fraiday-metrics
+RUN groupadd --system --gid 10001 fraiday \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin fraiday
+COPY --from=build /opt/fraiday /opt/fraiday
+USER 10001:10001
+WORKDIR /tmp
+EXPOSE 8080 9100
+ENTRYPOINT ["fraiday"]
+CMD ["server"]
