@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from rq import get_current_job
 
 from config.logs import log_context
@@ -16,6 +17,7 @@ from handlers import runtime
 from handlers.errors import PermanentError
 from handlers.metrics import TASK_DURATION, TASKS
 from handlers.registry import TaskContext
+from handlers.tracing import context_from, tracer
 
 JOB_FUNCTION = "handlers.dispatch.run_task"
 MAX_ATTEMPTS_META = "max_attempts"
@@ -61,7 +63,14 @@ def run_task(task_type: str, payload: Any) -> Mapping[str, Any] | None:
     bound = runtime.current()
     spec = bound.registry.get(task_type)
     context = task_context(task_type, spec.retry.max_attempts)
-    with log_context(**_log_fields(context)):
+    job = get_current_job()
+    span = tracer.start_as_current_span(
+        f"task {task_type}",
+        context=context_from(job.meta if job is not None else {}),
+        kind=SpanKind.CONSUMER,
+        attributes={"fraiday.task_id": context.task_id, "fraiday.attempt": context.attempt},
+    )
+    with span, log_context(**_log_fields(context)):
         log.info("task started")
         started = time.perf_counter()
         try:

@@ -10,6 +10,7 @@ from config import Settings
 from fraiday_cli.commands.common import DEFAULT_REGISTRY, load_registry, start
 from fraiday_cli.connections import redis_client
 from fraiday_cli.observability.metrics import enable_multiprocess
+from fraiday_cli.observability.tracing import configure_tracing
 from fraiday_cli.worker.pool import PoolOptions, SlotPool
 from fraiday_cli.worker.probes import Probes, serve
 from fraiday_cli.worker.slot import SlotPolicy
@@ -19,8 +20,10 @@ from handlers.registry import Registry
 log = logging.getLogger("fraiday.worker")
 
 
-def bind_runtime(registry: Registry, settings: Settings) -> None:
+def prepare_slot(registry: Registry, settings: Settings) -> None:
+    """Runs in each slot after the fork: the handlers' dependencies, and tracing if it is asked for."""
     runtime.bind(registry, settings)
+    configure_tracing("fraiday-worker")
 
 
 def worker(
@@ -75,7 +78,7 @@ def worker(
         maintenance_seconds=half_recovery,
         max_jobs=max_jobs,
         log_level=settings.log_level,
-        slot_setup=partial(bind_runtime, tasks, settings),
+        slot_setup=partial(prepare_slot, tasks, settings),
     )
     log.info("starting %d slot(s) on %s", concurrency, ", ".join(queues))
     pool = SlotPool(redis_client(settings, socket_timeout=None), options)

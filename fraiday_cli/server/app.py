@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from config import Settings
 from config.version import VERSION
-from fraiday_cli.server import dashboard, errors, health, metrics, request_ids
+from fraiday_cli.server import dashboard, errors, health, metrics, request_ids, request_spans
 from fraiday_cli.server.api import events, sessions, syncs, tasks, webhooks
 from fraiday_cli.server.auth import API_PREFIX, require_api_key
 from fraiday_cli.server.resources import EXTENSION_KEY, ServerResources
@@ -43,6 +43,7 @@ def create_app(settings: Settings, registry: Registry = REGISTRY) -> OpenAPI:
     app.extensions[EXTENSION_KEY] = ServerResources(settings, registry.with_queues(settings.task_queues))
     if not settings.api_keys:
         log.warning("FRAIDAY_API_KEYS is empty: every /api/v1 request will be refused with 401")
+    request_spans.init_app(app)
     request_ids.init_app(app)
     metrics.init_app(app)
     app.before_request(partial(require_api_key, settings))

@@ -14,6 +14,7 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.glogging import Logger
 
 from config import Settings
+from fraiday_cli.observability.tracing import configure_tracing
 from fraiday_cli.server.app import create_app
 
 
@@ -98,6 +99,7 @@ class FraidayGunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
+        configure_tracing("fraiday-server")
         return create_app(self.settings)
 
     def run(self) -> None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
+from opentelemetry.trace import SpanKind
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
@@ -22,6 +23,7 @@ from fraiday_cli.tasks.uniqueness import UniqueLock
 from handlers.dispatch import JOB_FUNCTION, MAX_ATTEMPTS_META, REQUEST_ID_META
 from handlers.payloads import Payload
 from handlers.registry import Registry, TaskSpec
+from handlers.tracing import TRACE_META, current_carrier, tracer
 
 RESULT_TTL_SECONDS = 24 * 3600
 FAILURE_TTL_SECONDS = 7 * 24 * 3600
@@ -113,6 +115,14 @@ class TaskClient:
     def _enqueue_job(
         self, spec: TaskSpec, data: dict[str, Any], job_id: str, run_at: datetime | None, meta: dict[str, Any]
     ) -> Job:
+        with tracer.start_as_current_span(
+            f"enqueue {spec.name}", kind=SpanKind.PRODUCER, attributes={"fraiday.task_id": job_id}
+        ):
+            return self._create_and_enqueue(spec, data, job_id, run_at, meta)
+
+    def _create_and_enqueue(
+        self, spec: TaskSpec, data: dict[str, Any], job_id: str, run_at: datetime | None, meta: dict[str, Any]
+    ) -> Job:
         queue = queue_for(spec.queue, self.connection)
         retry = (
             Retry(
@@ -133,6 +143,7 @@ class TaskClient:
             meta={
                 **meta,
                 **_request_meta(),
+                TRACE_META: current_carrier(),
                 TASK_TYPE_META: spec.name,
                 MAX_ATTEMPTS_META: spec.retry.max_attempts,
             },

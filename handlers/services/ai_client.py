@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import requests
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from handlers.errors import PermanentError
 from handlers.metrics import AI_REQUEST_DURATION
 from handlers.services.http import CONNECT_TIMEOUT_SECONDS, excerpt, pooled_session
+from handlers.tracing import current_carrier, tracer
 
 Mode = Literal["reply", "suggestion"]
 
@@ -108,11 +110,16 @@ class AIClient:
     def _post(self, call: str, path: str, body: dict[str, Any], answer: type[AnswerT]) -> AnswerT:
         if not self.base_url:
             raise AIServiceNotConfigured("AI_SERVICE_URL is not set")
-        url = self.base_url + path
+        with tracer.start_as_current_span(f"ai {call}", kind=SpanKind.CLIENT, attributes={"url.path": path}):
+            return self._send(call, path, self.base_url + path, body, answer)
+
+    def _send(self, call: str, path: str, url: str, body: dict[str, Any], answer: type[AnswerT]) -> AnswerT:
         started = time.perf_counter()
         status = "error"
         try:
-            response = self.session.post(url, json=body, timeout=self.timeout, allow_redirects=False)
+            response = self.session.post(
+                url, json=body, headers=current_carrier(), timeout=self.timeout, allow_redirects=False
+            )
             status = str(response.status_code)
         except requests.Timeout:
             status = "timeout"

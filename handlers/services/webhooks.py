@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import requests
+from opentelemetry.trace import SpanKind
 
 from handlers.services.destinations import DestinationPolicy, UnsafeDestination
 from handlers.services.http import CONNECT_TIMEOUT_SECONDS, excerpt, pooled_session
 from handlers.services.signing import SIGNATURE_HEADER, sign
+from handlers.tracing import tracer
 
 EVENT_HEADER = "X-Fraiday-Event"
 DELIVERY_HEADER = "X-Fraiday-Delivery"
@@ -56,6 +58,15 @@ class WebhookSender:
         self.session = session or pooled_session()
 
     def send(self, url: str, secret: str, event_type: str, delivery_id: str, body: bytes) -> Attempt:
+        attributes = {"fraiday.delivery_id": delivery_id}
+        with tracer.start_as_current_span(
+            f"webhook {event_type}", kind=SpanKind.CLIENT, attributes=attributes
+        ) as span:
+            attempt = self._send(url, secret, event_type, delivery_id, body)
+            span.set_attribute("fraiday.webhook.verdict", attempt.verdict.value)
+            return attempt
+
+    def _send(self, url: str, secret: str, event_type: str, delivery_id: str, body: bytes) -> Attempt:
         started = time.perf_counter()
 
         def attempt(verdict: Verdict, status: int | None = None, error: str | None = None) -> Attempt:
