@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 
 from fraiday_cli import __version__
+from fraiday_cli.commands.celery_bridge import celery_bridge
 from fraiday_cli.commands.enqueue import enqueue
 from fraiday_cli.commands.pausing import drain, pause, resume
 from fraiday_cli.commands.purge import purge
@@ -26,6 +27,7 @@ app.command()(worker)
 app.command()(enqueue)
 app.command()(requeue)
 app.command()(scheduler)
+app.command("celery-bridge")(celery_bridge)
 for operation in (queues, jobs, purge, pause, resume, drain):
     app.command()(operation)
 

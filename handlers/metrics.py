@@ -37,6 +37,11 @@ MONGO_OPERATION_DURATION = Histogram(
     "MongoDB commands by name and collection.",
     ["operation", "collection"],
 )
+CELERY_BRIDGE_MESSAGES = Counter(
+    "fraiday_celery_bridge_messages",
+    "Legacy Celery messages by outcome: enqueued, duplicate, dead_letter.",
+    ["queue", "outcome"],
+)
 HTTP_REQUESTS = Counter("fraiday_http_requests", "API requests answered.", ["method", "route", "status"])
 HTTP_REQUEST_DURATION = Histogram(
     "fraiday_http_request_duration_seconds", "Time to answer an API request.", ["method", "route"]

@@ -1,6 +1,10 @@
 """What every command does first: read settings (or exit 2), set up logging, load the registry."""
 
 import importlib
+import logging
+import signal
+import threading
+from types import FrameType
 from typing import NoReturn
 
 import typer
@@ -40,3 +44,16 @@ def load_registry(settings: Settings, path: str = DEFAULT_REGISTRY) -> Registry:
         return registry.with_queues(settings.task_queues)
     except UnknownTaskType as exc:
         fail(f"FRAIDAY_TASK_QUEUES: {exc}")
+
+
+def stop_on_signals(log: logging.Logger) -> threading.Event:
+    """An event set by SIGTERM or SIGINT, for a command whose loop stops cleanly between steps."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        log.info("stop requested")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return stop

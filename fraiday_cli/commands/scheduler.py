@@ -5,14 +5,11 @@ Run two for availability: one leads, the other stands by and takes over within h
 """
 
 import logging
-import signal
-import threading
-from types import FrameType
 from typing import Annotated
 
 import typer
 
-from fraiday_cli.commands.common import DEFAULT_REGISTRY, fail, load_registry, start
+from fraiday_cli.commands.common import DEFAULT_REGISTRY, fail, load_registry, start, stop_on_signals
 from fraiday_cli.connections import redis_client
 from fraiday_cli.scheduler.periodic import PeriodicScheduler
 from fraiday_cli.tasks.client import TaskClient
@@ -39,13 +36,5 @@ def scheduler(registry: Annotated[str, typer.Option(hidden=True)] = DEFAULT_REGI
         settings.periodic_tasks,
         lock_seconds=max(2, settings.recovery_seconds // 2),
     )
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        log.info("stop requested")
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
     log.info("scheduler started with %d periodic task(s)", len(settings.periodic_tasks))
-    periodic.run(stop)
+    periodic.run(stop_on_signals(log))

@@ -1,4 +1,8 @@
-"""``fraiday server``: the API under gunicorn."""
+"""``fraiday server``: the API under gunicorn.
+
+The web stack (gunicorn, Flask, the OpenAPI and dashboard extensions) is imported when the command
+runs, not when the CLI loads: every other command, a worker above all, starts without paying for it.
+"""
 
 import os
 from typing import Annotated
@@ -7,7 +11,6 @@ import typer
 
 from fraiday_cli.commands.common import start
 from fraiday_cli.observability.metrics import enable_multiprocess
-from fraiday_cli.server.gunicorn_app import FraidayGunicorn, ServerOptions
 
 
 def default_workers() -> int:
@@ -34,6 +37,8 @@ def server(
     access_log: Annotated[bool, typer.Option(help="Log every request as a JSON line.")] = True,
 ) -> None:
     """Serve the HTTP API (Flask under gunicorn)."""
+    from fraiday_cli.server.gunicorn_app import FraidayGunicorn, ServerOptions
+
     settings = start()
     enable_multiprocess()
     options = ServerOptions(

@@ -156,10 +156,18 @@ TOGGLES: list[tuple[dict[str, Any], str, Callable[[dict[str, Any]], bool]]] = [
         "Deployment",
         lambda o: o["metadata"]["name"] == "rel-fraiday-scheduler",
     ),
+    (
+        {"celeryBridge": {"enabled": True}},
+        "Deployment",
+        lambda o: (
+            container(o)["args"]
+            == ["celery-bridge", "--queue=chat_workflow", "--queue=events", "--queue=semantic_layer"]
+        ),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("values", "kind", "check"), TOGGLES, ids=[t[1] for t in TOGGLES])
+@pytest.mark.parametrize(("values", "kind", "check"), TOGGLES, ids=[next(iter(t[0])) for t in TOGGLES])
 def test_each_optional_feature_renders_only_when_enabled(
     tmp_path: Path, values: dict[str, Any], kind: str, check: Callable[[dict[str, Any]], bool]
 ) -> None:

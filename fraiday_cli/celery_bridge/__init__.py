@@ -1,0 +1,1 @@
+"""The migration bridge from legacy Celery producers to fraiday tasks."""

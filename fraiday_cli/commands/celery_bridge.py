@@ -1,0 +1,50 @@
+"""``fraiday celery-bridge``: move legacy Celery task messages onto fraiday's queues during the migration."""
+
+import logging
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import redis
+import typer
+from prometheus_client import start_http_server
+
+from fraiday_cli.celery_bridge.bridge import CeleryBridge
+from fraiday_cli.commands.common import DEFAULT_REGISTRY, fail, load_registry, start, stop_on_signals
+from fraiday_cli.connections import redis_client
+from fraiday_cli.tasks.client import TaskClient
+
+log = logging.getLogger("fraiday.celery_bridge")
+
+IDLE_WAIT_SECONDS = 1
+
+
+def celery_bridge(
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queue", "-q", help="Celery queue to drain; repeat for several [default: every fraiday queue]."
+        ),
+    ] = None,
+    broker_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CELERY_BROKER_URL", help="Celery's Redis broker [default: fraiday's own Redis]."
+        ),
+    ] = None,
+    metrics_port: Annotated[int, typer.Option(min=0, max=65535, help="Port of /metrics; 0 disables.")] = 0,
+    registry: Annotated[str, typer.Option(hidden=True)] = DEFAULT_REGISTRY,
+) -> None:
+    """Enqueue legacy Celery task messages (send_chat_workflow, process_event, ...) as fraiday tasks."""
+    settings = start()
+    tasks = load_registry(settings, registry)
+    url = broker_url or settings.redis_url
+    if urlsplit(url).scheme not in ("redis", "rediss"):
+        fail("--broker-url: only Celery's Redis transport is supported (redis:// or rediss://)")
+    # Reads block for IDLE_WAIT_SECONDS at most, so the socket timeout must be longer.
+    broker = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=IDLE_WAIT_SECONDS + 5)
+    queues = list(dict.fromkeys(queue or tasks.queues))
+    if metrics_port:
+        start_http_server(metrics_port)
+    bridge = CeleryBridge(broker, TaskClient(redis_client(settings), tasks), queues, IDLE_WAIT_SECONDS)
+    log.info("bridging Celery queues %s", ", ".join(queues))
+    bridge.run(stop_on_signals(log))
