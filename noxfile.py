@@ -1,4 +1,4 @@
-"""nox sessions: tests, lint, typecheck (and later bench and chaos, kept out of the default run)."""
+"""nox sessions: tests, lint and typecheck by default; bench and chaos on demand (``nox -s bench``)."""
 
 import nox
 
@@ -26,3 +26,10 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """fraiday beside RQ and Celery in one run: a table, bench/results.json and docs/performance.md."""
+    session.install("-e", ".[dev]")
+    session.run("python", "-m", "bench.run", *session.posargs)

@@ -1,0 +1,115 @@
+"""``nox -s bench`` (or ``python -m bench.run``): every scenario in one run, a table, and results.json.
+
+Starts its own redis-server and MongoDB-wire server (as the tests do), so the only requirement is
+``./scripts/setup.sh``. ``--quick`` shrinks every scenario for a smoke run.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import api_load, overhead, resources, workflow
+from bench.common import ROOT, Stack
+from tests.harness.mongo_server import FerretDBServer
+from tests.harness.redis_server import RedisServer
+
+RESULTS = ROOT / "bench" / "results.json"
+DOCUMENT = ROOT / "docs" / "performance.md"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError, StopIteration):
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    system = f"{platform.system()} {platform.release()}"
+    return f"{system}, {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
+
+
+def _ms(pair: dict[str, float]) -> str:
+    return f"{pair['p50']} / {pair['p99']} ms"
+
+
+def rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
+    out = []
+    for e in results["overhead"]:
+        scenario = f"1 overhead, {e['jobs']} no-op jobs, concurrency 2"
+        out.append((scenario, e["system"], f"{e['jobs_per_second']} jobs/s (fraiday x {e['fraiday_ratio']})"))
+    flow = results["workflow"]
+    scenario = f"2 chat workflow, {flow['jobs']} jobs, AI 200 ms, concurrency {flow['concurrency']}"
+    share = f"{flow['share_of_ideal']:.0%} of ideal {flow['ideal_jobs_per_second']:g}"
+    out.append((scenario, "throughput", f"{flow['jobs_per_second']} jobs/s = {share}"))
+    light = f"2 light load, {flow['light_load_rate']:g} jobs/s"
+    out.append((light, "enqueue to start p50 / p99", _ms(flow["enqueue_to_start_ms"])))
+    out.append((light, "enqueue to webhook p50 / p99", _ms(flow["enqueue_to_webhook_ms"])))
+    split = ", ".join(f"{part} {ms} ms" for part, ms in flow["per_job_ms"].items())
+    out.append(("2 where a job's time goes", "mean per job", split))
+    for e in results["memory"]:
+        measure = f"worker, concurrency {e['concurrency']} ({e['processes']} processes)"
+        out.append(("3 memory", measure, f"{e['pss_mib']} MiB PSS"))
+    api = results["api"]
+    value = f"{api['requests_per_second']} req/s, {_ms(api['latency_ms'])}, {api['errors']} errors"
+    out.append((f"4 API POST /api/v1/events, {api['clients']} clients", "throughput, p50 / p99", value))
+    start = results["startup"]
+    out.append(("5 start-up", "worker to first job done", f"{start['worker_to_first_job_s']} s"))
+    out.append(("5 start-up", "server to first 200 on /ping", f"{start['server_to_first_ping_s']} s"))
+    return out
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = ["| scenario | measure | value |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows(results)]
+    return "\n".join(lines)
+
+
+def write_document(results: dict[str, Any], rendered: str) -> None:
+    when = f"Latest run: {results['ran_at']} on {results['machine']}, `{results['command']}`."
+    section = f"{BEGIN}\n{when}\n\n{rendered}\n{END}"
+    text = DOCUMENT.read_text() if DOCUMENT.exists() else f"# Performance\n\n{BEGIN}\n{END}\n"
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    DOCUMENT.write_text(head + section + tail)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    args = parser.parse_args()
+    scale = 10 if args.quick else 1
+    with tempfile.TemporaryDirectory(prefix="fraiday-bench-") as tmp:
+        work = Path(tmp)
+        redis_server, mongo = RedisServer(work / "redis"), FerretDBServer(work / "mongo")
+        (work / "logs").mkdir()
+        redis_server.start()
+        mongo.start()
+        try:
+            stack = Stack(redis_server.url, mongo.base_uri + "/bench", work / "logs")
+            results: dict[str, Any] = {
+                "ran_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": machine(),
+                "command": "nox -s bench" + (" -- --quick" if args.quick else ""),
+                "overhead": overhead.run(stack, jobs=10_000 // scale),
+                "workflow": workflow.run(stack, jobs=2000 // scale, light_jobs=100 // scale),
+                "memory": resources.memory(stack),
+                "api": api_load.run(stack, seconds=10.0 / scale if args.quick else 10.0),
+                "startup": resources.startup(stack),
+            }
+        finally:
+            redis_server.stop()
+            mongo.stop()
+    rendered = table(results)
+    print(rendered)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    if not args.quick:
+        write_document(results, rendered)
+
+
+if __name__ == "__main__":
+    main()
