@@ -33,3 +33,10 @@ def bench(session: nox.Session) -> None:
     """fraiday beside RQ and Celery in one run: a table, bench/results.json and docs/performance.md."""
     session.install("-e", ".[dev]")
     session.run("python", "-m", "bench.run", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def chaos(session: nox.Session) -> None:
+    """The fault-injection suite at full size (the default test run has its short version)."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "tests/chaos", "-v", "-s", *session.posargs, env={"FRAIDAY_CHAOS": "full"})

@@ -1,7 +1,6 @@
 """Scenarios 3 and 5: memory (PSS of a worker's whole process tree) and start-up times."""
 
 import time
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -9,33 +8,10 @@ import requests
 from bench.common import Stack, fraiday, spawn, stop, wait_until
 from bench.jobs import COUNTER, QUEUE, REGISTRY
 from fraiday_cli.tasks.client import TaskClient
+from tests.harness.memory import process_tree, pss_mib
 from tests.harness.process import free_port
 
 WORKER = ("worker", "--queue", QUEUE, "--registry", "bench.jobs:REGISTRY")
-
-
-def _tree(pid: int) -> list[int]:
-    pids, stack = [], [pid]
-    while stack:
-        current = stack.pop()
-        pids.append(current)
-        try:
-            stack += [int(p) for p in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
-        except OSError:
-            continue
-    return pids
-
-
-def pss_mib(pid: int) -> float:
-    total_kib = 0
-    for member in _tree(pid):
-        try:
-            for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total_kib += int(line.split()[1])
-        except OSError:
-            continue
-    return round(total_kib / 1024, 1)
 
 
 def memory(stack: Stack, concurrencies: tuple[int, ...] = (2, 10), jobs: int = 500) -> list[dict[str, Any]]:
@@ -57,7 +33,7 @@ def memory(stack: Stack, concurrencies: tuple[int, ...] = (2, 10), jobs: int = 5
             results.append(
                 {
                     "concurrency": concurrency,
-                    "processes": len(_tree(process.pid)),
+                    "processes": len(process_tree(process.pid)),
                     "pss_mib": pss_mib(process.pid),
                 }
             )

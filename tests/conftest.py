@@ -42,18 +42,23 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 
 @pytest.fixture(scope="session")
-def mongo_base_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    external = os.environ.get("FRAIDAY_TEST_MONGODB_URI")
-    if external:
-        yield external
+def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FerretDBServer | None]:
+    """The MongoDB-wire server the harness runs (None when FRAIDAY_TEST_MONGODB_URI names another)."""
+    if os.environ.get("FRAIDAY_TEST_MONGODB_URI"):
+        yield None
         return
     try:
         server = FerretDBServer(tmp_path_factory.mktemp("ferretdb"))
     except HarnessError as exc:
         pytest.fail(str(exc), pytrace=False)
     _start_or_fail(server)
-    yield server.base_uri
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_base_uri(mongo_server: FerretDBServer | None) -> str:
+    return mongo_server.base_uri if mongo_server is not None else os.environ["FRAIDAY_TEST_MONGODB_URI"]
 
 
 def with_database(uri: str, database: str) -> str:
