@@ -19,6 +19,7 @@ for _name in list(os.environ):
     if _name.startswith(("REDIS_", "MONGODB_", "FRAIDAY_", "AI_SERVICE", "SLACK_AI")) and _name not in (
         "FRAIDAY_TEST_MONGODB_URI",
         "FRAIDAY_FERRETDB_BIN",
+        "FRAIDAY_CHAOS",
     ):
         del os.environ[_name]
 
