@@ -95,11 +95,16 @@ def env(redis_url: str, mongodb_uri: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+def settings_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings read the way a process reads them: from its environment (restored after the test)."""
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return load_settings()
+
+
+@pytest.fixture
+def settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    return settings_from(env, monkeypatch)
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from config import Settings, load_settings
 from handlers.services import Services
+from tests.conftest import settings_from
 from tests.support.http_stub import HttpStub, http_stub
 
 FULL = os.environ.get("FRAIDAY_CHAOS") == "full"
@@ -34,9 +34,6 @@ def chaos_env(env: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture
 def chaos_services(chaos_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
-    for key, value in chaos_env.items():
-        monkeypatch.setenv(key, value)
-    settings: Settings = load_settings()
-    services = Services(settings, appname="fraiday-chaos")
+    services = Services(settings_from(chaos_env, monkeypatch), appname="fraiday-chaos")
     yield services
     services.close()

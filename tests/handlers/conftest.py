@@ -4,9 +4,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from config import Settings, load_settings
+from config import Settings
 from handlers.registry import TaskContext
 from handlers.services import Services
+from tests.conftest import settings_from
 from tests.support.http_stub import HttpStub, http_stub
 
 AI_TOKEN = "ai-token-s3cret-value"
@@ -32,9 +33,7 @@ def handler_env(env: dict[str, str], stub: HttpStub) -> dict[str, str]:
 
 @pytest.fixture
 def handler_settings(handler_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for key, value in handler_env.items():
-        monkeypatch.setenv(key, value)
-    return load_settings()
+    return settings_from(handler_env, monkeypatch)
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ from collections.abc import Iterator
 import pytest
 from flask.testing import FlaskClient
 
-from config import Settings, load_settings
+from config import Settings
 from fraiday_cli.server.app import create_app
+from tests.conftest import settings_from
 
 API_KEY = "key-two-rotated-in"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -19,9 +20,7 @@ def api_env(env: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture
 def api_settings(api_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for key, value in api_env.items():
-        monkeypatch.setenv(key, value)
-    return load_settings()
+    return settings_from(api_env, monkeypatch)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
 from flask_openapi3.types import ResponseDict
 
@@ -19,8 +20,17 @@ ERRORS: ResponseDict = {
 SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
-def tag(name: str, description: str) -> list[Tag]:
-    return [Tag(name=name, description=description)]
+def api_blueprint(import_name: str, url_prefix: str, tag: str, description: str) -> APIBlueprint:
+    """A resource's blueprint under /api/v1 (named after its module): its OpenAPI tag, the bearer
+    scheme and the error answers every route may give."""
+    return APIBlueprint(
+        import_name.rsplit(".", 1)[-1],
+        import_name,
+        url_prefix=f"/api/v1{url_prefix}",
+        abp_tags=[Tag(name=tag, description=description)],
+        abp_security=SECURITY,
+        abp_responses=ERRORS,
+    )
 
 
 def session_or_404(session_id: str) -> dict[str, Any]:

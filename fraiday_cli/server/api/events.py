@@ -4,20 +4,12 @@ import hashlib
 import uuid
 
 from flask import Response, jsonify
-from flask_openapi3.blueprint import APIBlueprint
 
-from fraiday_cli.server.api.common import ERRORS, SECURITY, tag
+from fraiday_cli.server.api.common import api_blueprint
 from fraiday_cli.server.api.schemas import EventAccepted, EventCreate
 from fraiday_cli.server.resources import resources
 
-blueprint = APIBlueprint(
-    "events",
-    __name__,
-    url_prefix="/api/v1/events",
-    abp_tags=tag("events", "Business events delivered to webhook subscriptions"),
-    abp_security=SECURITY,
-    abp_responses=ERRORS,
-)
+blueprint = api_blueprint(__name__, "/events", "events", "Business events delivered to webhook subscriptions")
 
 
 def event_task_id(event_id: str) -> str:

@@ -3,9 +3,8 @@
 from typing import Any
 
 from flask import Response, jsonify
-from flask_openapi3.blueprint import APIBlueprint
 
-from fraiday_cli.server.api.common import ERRORS, SECURITY, session_or_404, tag
+from fraiday_cli.server.api.common import api_blueprint, session_or_404
 from fraiday_cli.server.api.schemas import (
     Message,
     MessageAccepted,
@@ -23,14 +22,7 @@ from fraiday_cli.server.resources import resources
 from handlers.services.database.chat import MessageStatus
 from handlers.services.database.documents import object_id
 
-blueprint = APIBlueprint(
-    "sessions",
-    __name__,
-    url_prefix="/api/v1/sessions",
-    abp_tags=tag("sessions", "Chat sessions and messages"),
-    abp_security=SECURITY,
-    abp_responses=ERRORS,
-)
+blueprint = api_blueprint(__name__, "/sessions", "sessions", "Chat sessions and messages")
 
 
 def session_model(session: dict[str, Any]) -> Session:

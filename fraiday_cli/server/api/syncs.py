@@ -1,21 +1,13 @@
 """Semantic-layer syncs per client: one pending or running per client and sync type."""
 
 from flask import Response, jsonify
-from flask_openapi3.blueprint import APIBlueprint
 
-from fraiday_cli.server.api.common import ERRORS, SECURITY, tag
+from fraiday_cli.server.api.common import api_blueprint
 from fraiday_cli.server.api.schemas import ClientPath, SyncCreate, TaskAccepted
 from fraiday_cli.server.errors import ApiError, ErrorBody
 from fraiday_cli.server.resources import resources
 
-blueprint = APIBlueprint(
-    "syncs",
-    __name__,
-    url_prefix="/api/v1/clients",
-    abp_tags=tag("semantic layer", "Semantic-layer syncs"),
-    abp_security=SECURITY,
-    abp_responses=ERRORS,
-)
+blueprint = api_blueprint(__name__, "/clients", "semantic layer", "Semantic-layer syncs")
 
 
 @blueprint.post(

@@ -1,25 +1,17 @@
 """Task status: what a caller holding a task id may know about it, from RQ's job record."""
 
 from flask import Response, jsonify
-from flask_openapi3.blueprint import APIBlueprint
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from fraiday_cli.server.api.common import ERRORS, SECURITY, tag
+from fraiday_cli.server.api.common import api_blueprint
 from fraiday_cli.server.api.schemas import TaskPath
 from fraiday_cli.server.errors import not_found
 from fraiday_cli.server.resources import resources
 from fraiday_cli.tasks.status import Task, describe
 
-blueprint = APIBlueprint(
-    "tasks",
-    __name__,
-    url_prefix="/api/v1/tasks",
-    abp_tags=tag("tasks", "Task status"),
-    abp_security=SECURITY,
-    abp_responses=ERRORS,
-)
+blueprint = api_blueprint(__name__, "/tasks", "tasks", "Task status")
 
 
 @blueprint.get("/<task_id>", responses={200: Task}, summary="Read a task's status")

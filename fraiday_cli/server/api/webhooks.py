@@ -3,9 +3,8 @@
 from typing import Any
 
 from flask import Response, jsonify
-from flask_openapi3.blueprint import APIBlueprint
 
-from fraiday_cli.server.api.common import ERRORS, SECURITY, tag
+from fraiday_cli.server.api.common import api_blueprint
 from fraiday_cli.server.api.schemas import (
     ClientPath,
     Webhook,
@@ -18,14 +17,7 @@ from fraiday_cli.server.errors import invalid, not_found
 from fraiday_cli.server.resources import resources
 from handlers.services.destinations import UnsafeDestination
 
-blueprint = APIBlueprint(
-    "webhooks",
-    __name__,
-    url_prefix="/api/v1/clients",
-    abp_tags=tag("webhooks", "Webhook subscriptions"),
-    abp_security=SECURITY,
-    abp_responses=ERRORS,
-)
+blueprint = api_blueprint(__name__, "/clients", "webhooks", "Webhook subscriptions")
 
 
 def webhook_fields(subscription: dict[str, Any]) -> dict[str, Any]:
