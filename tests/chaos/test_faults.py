@@ -37,7 +37,7 @@ def test_events_survive_random_slot_kills(
     chaos_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    count = int(size(150, 2000))
+    count = int(size(200, 2000))
     receiver.script("/hook", Answer(204))
     subscribe(chaos_services, receiver)
     client = TaskClient(redis_conn, REGISTRY)
@@ -49,9 +49,9 @@ def test_events_survive_random_slot_kills(
         deadline = time.monotonic() + size(120, 900)
         while delivered_count(chaos_services) < count:
             assert time.monotonic() < deadline, f"only {delivered_count(chaos_services)} of {count} delivered"
-            time.sleep(rng.uniform(*((0.5, 1.5) if not FULL else (1.0, 3.0))))
+            time.sleep(rng.uniform(*((0.3, 0.8) if not FULL else (1.0, 3.0))))
             slots = worker.children()
-            if slots and delivered_count(chaos_services) < count * 0.9:
+            if slots and delivered_count(chaos_services) < count:
                 os.kill(rng.choice(slots), signal.SIGKILL)
                 kills += 1
         worker.stop(signal.SIGTERM, timeout=30)
