@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from config import load_settings
 from fraiday_cli.server.app import create_app
+from tests.conftest import settings_from
 from tests.processes import fraiday, wait_for
 from tests.server.conftest import AUTH
 from tests.support.http_stub import Answer, http_stub
@@ -19,9 +19,7 @@ def test_a_posted_message_gets_its_reply_and_its_task_finishes(
     with http_stub() as ai:
         ai.script("/v1/chat", Answer(200, {"reply": "Your order ships tomorrow."}))
         env = {**api_env, "AI_SERVICE_URL": ai.url, "SLACK_AI_TOKEN": "tok-e2e-123"}
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        api = create_app(load_settings()).test_client()
+        api = create_app(settings_from(env, monkeypatch)).test_client()
         session_id = api.post("/api/v1/sessions", json={"client_id": "acme"}, headers=AUTH).json["session_id"]
         posted = api.post(
             f"/api/v1/sessions/{session_id}/messages",

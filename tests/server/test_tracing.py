@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from config import load_settings
 from fraiday_cli.observability.tracing import configure_tracing
 from fraiday_cli.server.app import create_app
+from tests.conftest import settings_from
 from tests.processes import fraiday, wait_for
 from tests.server.conftest import AUTH
 from tests.support.http_stub import Answer, http_stub
@@ -38,9 +38,7 @@ def test_a_request_s_trace_follows_its_job_into_the_worker(
     with http_stub() as ai:
         ai.script("/v1/chat", Answer(200, {"reply": "traced"}))
         env = {**api_env, "AI_SERVICE_URL": ai.url, "OTEL_TRACES_EXPORTER": "console"}
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        api = create_app(load_settings()).test_client()
+        api = create_app(settings_from(env, monkeypatch)).test_client()
         session_id = api.post("/api/v1/sessions", json={"client_id": "acme"}, headers=AUTH).json["session_id"]
         spans.clear()
         posted = api.post(f"/api/v1/sessions/{session_id}/messages", json={"content": "hi"}, headers=AUTH)
