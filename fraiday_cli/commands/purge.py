@@ -5,16 +5,16 @@ from typing import Annotated
 
 import typer
 from rq.job import Job
-from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.serializers import JSONSerializer
 
 from fraiday_cli.commands.common import fail, start
 from fraiday_cli.connections import redis_client
 from fraiday_cli.durations import parse_duration
 from fraiday_cli.tasks.client import queue_for
+from fraiday_cli.tasks.inspection import REGISTRIES
 from fraiday_cli.tasks.status import as_utc
 
-REGISTRIES = {"failed": FailedJobRegistry, "finished": FinishedJobRegistry}
+PURGEABLE = ("failed", "finished")
 
 
 def purge(
@@ -23,7 +23,7 @@ def purge(
     older_than: Annotated[str, typer.Option(help="Only jobs that ended this long ago: 90s, 30m, 7d.")] = "7d",
 ) -> None:
     """Delete a queue's failed (or finished) jobs that ended before a cut-off; print how many."""
-    if state not in REGISTRIES:
+    if state not in PURGEABLE:
         fail(f"--state must be failed or finished, got {state!r}")
     try:
         age = parse_duration(older_than)

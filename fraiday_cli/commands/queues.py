@@ -5,7 +5,6 @@ from typing import Annotated
 
 import typer
 from rq.job import Job
-from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from config import Settings
@@ -13,15 +12,8 @@ from fraiday_cli.commands.common import fail, load_registry, start
 from fraiday_cli.commands.tables import table
 from fraiday_cli.connections import redis_client
 from fraiday_cli.tasks.client import queue_for
-from fraiday_cli.tasks.inspection import all_queue_stats
+from fraiday_cli.tasks.inspection import REGISTRIES, all_queue_stats
 from fraiday_cli.tasks.status import describe
-
-REGISTRIES = {
-    "scheduled": ScheduledJobRegistry,
-    "started": StartedJobRegistry,
-    "failed": FailedJobRegistry,
-    "finished": FinishedJobRegistry,
-}
 
 
 def known_queues(settings: Settings) -> list[str]:

@@ -1,7 +1,7 @@
 """What is in the queues, read from RQ's keys without changing them (no registry cleanup runs here).
 
-One reading serves ``fraiday queues``, the ``fraiday_queue_depth`` gauge and the readiness of nothing
-else: operators never need ``redis-cli LLEN`` again.
+One reading serves ``fraiday queues`` and the ``fraiday_queue_depth`` gauge: operators never need
+``redis-cli LLEN`` again.
 """
 
 from dataclasses import asdict, dataclass
@@ -10,14 +10,26 @@ from typing import Any
 
 import redis
 from rq.job import Job
-from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.registry import (
+    BaseRegistry,
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    ScheduledJobRegistry,
+    StartedJobRegistry,
+)
 from rq.worker import Worker
 
 from fraiday_cli.tasks.client import queue_for
 from fraiday_cli.tasks.pausing import paused_queues
 from fraiday_cli.tasks.status import as_utc
 
-STATES = ("pending", "scheduled", "started", "failed", "finished")
+REGISTRIES: dict[str, type[BaseRegistry]] = {
+    "scheduled": ScheduledJobRegistry,
+    "started": StartedJobRegistry,
+    "failed": FailedJobRegistry,
+    "finished": FinishedJobRegistry,
+}
+"""RQ's registry for each job state but ``pending`` (the queue's own list)."""
 
 
 @dataclass(frozen=True)
@@ -45,15 +57,9 @@ def queue_stats(connection: redis.Redis, name: str, paused: bool = False) -> Que
         enqueued = as_utc(job.enqueued_at)
         if enqueued is not None:
             oldest = round((datetime.now(UTC) - enqueued).total_seconds(), 3)
-    registries = {
-        "scheduled": ScheduledJobRegistry,
-        "started": StartedJobRegistry,
-        "failed": FailedJobRegistry,
-        "finished": FinishedJobRegistry,
-    }
     counts = {
         state: registry(queue=queue, serializer=queue.serializer).get_job_count(cleanup=False)
-        for state, registry in registries.items()
+        for state, registry in REGISTRIES.items()
     }
     return QueueStats(
         queue=name,

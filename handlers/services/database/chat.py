@@ -12,9 +12,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 
-from handlers.services.database.documents import insert_once, object_id, utcnow
-
-Document = dict[str, Any]
+from handlers.services.database.documents import Document, insert_once, object_id, utcnow
 
 
 class MessageStatus(StrEnum):

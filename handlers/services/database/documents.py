@@ -12,6 +12,9 @@ from pymongo.errors import DuplicateKeyError
 
 from handlers.errors import PermanentError
 
+Document = dict[str, Any]
+"""A MongoDB document as pymongo returns it."""
+
 
 class InvalidId(PermanentError):
     def __init__(self, what: str, value: object) -> None:
@@ -35,8 +38,8 @@ def utcnow() -> datetime:
 
 
 def insert_once(
-    collection: Collection[dict[str, Any]], key: Mapping[str, Any], document: Mapping[str, Any]
-) -> tuple[dict[str, Any], bool]:
+    collection: Collection[Document], key: Mapping[str, Any], document: Mapping[str, Any]
+) -> tuple[Document, bool]:
     """Insert ``document`` under the unique ``key`` unless one exists; return the stored one and whether
     it is new. A plain insert rather than an upsert with ``$setOnInsert``, which FerretDB 1.x answers
     without its null and empty-list fields."""

@@ -5,9 +5,7 @@ from typing import Any
 
 from pymongo.collection import Collection
 
-from handlers.services.database.documents import insert_once, utcnow
-
-Document = dict[str, Any]
+from handlers.services.database.documents import Document, insert_once, utcnow
 
 
 class EventStore:

@@ -5,9 +5,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.collection import Collection
 
-from handlers.services.database.documents import utcnow
-
-Document = dict[str, Any]
+from handlers.services.database.documents import Document, utcnow
 
 
 class SyncStore:

@@ -10,15 +10,13 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.collection import Collection
 
-from handlers.services.database.documents import insert_once, object_id, utcnow
+from handlers.services.database.documents import Document, insert_once, object_id, utcnow
 
-Document = dict[str, Any]
 ALL_EVENTS = "*"
 
 
