@@ -4,16 +4,12 @@ import json
 from typing import Annotated
 
 import typer
-from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from config import Settings
 from fraiday_cli.commands.common import fail, load_registry, start
 from fraiday_cli.commands.tables import table
 from fraiday_cli.connections import redis_client
-from fraiday_cli.tasks.client import queue_for
-from fraiday_cli.tasks.inspection import REGISTRIES, all_queue_stats
-from fraiday_cli.tasks.status import describe
+from fraiday_cli.tasks.inspection import JOB_STATES, all_queue_stats, list_jobs
 
 
 def known_queues(settings: Settings) -> list[str]:
@@ -52,23 +48,9 @@ def jobs(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List a queue's jobs in one state: id, type, attempts, last error."""
-    settings = start()
-    connection = redis_client(settings)
-    source = queue_for(queue, connection)
-    if state == "pending":
-        ids = source.get_job_ids(0, limit)
-    elif state in REGISTRIES:
-        ids = REGISTRIES[state](queue=source, serializer=JSONSerializer).get_job_ids(
-            0, limit - 1, cleanup=False
-        )
-    else:
-        fail(f"--state must be one of pending, {', '.join(REGISTRIES)}; got {state!r}")
-    found = [
-        job
-        for job in Job.fetch_many(ids, connection=connection, serializer=JSONSerializer)
-        if job is not None
-    ]
-    described = [describe(job, connection) for job in found]
+    if state not in JOB_STATES:
+        fail(f"--state must be one of {', '.join(JOB_STATES)}; got {state!r}")
+    described = list_jobs(redis_client(start()), queue, state, limit)
     if as_json:
         typer.echo(json.dumps([d.model_dump(mode="json") for d in described], indent=2))
         return

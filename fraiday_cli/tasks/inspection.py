@@ -17,11 +17,12 @@ from rq.registry import (
     ScheduledJobRegistry,
     StartedJobRegistry,
 )
+from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
 from fraiday_cli.tasks.client import queue_for
 from fraiday_cli.tasks.pausing import paused_queues
-from fraiday_cli.tasks.status import as_utc
+from fraiday_cli.tasks.status import Task, as_utc, describe
 
 REGISTRIES: dict[str, type[BaseRegistry]] = {
     "scheduled": ScheduledJobRegistry,
@@ -30,6 +31,8 @@ REGISTRIES: dict[str, type[BaseRegistry]] = {
     "finished": FinishedJobRegistry,
 }
 """RQ's registry for each job state but ``pending`` (the queue's own list)."""
+
+JOB_STATES = ("pending", *REGISTRIES)
 
 
 @dataclass(frozen=True)
@@ -74,3 +77,18 @@ def queue_stats(connection: redis.Redis, name: str, paused: bool = False) -> Que
 def all_queue_stats(connection: redis.Redis, names: list[str]) -> list[QueueStats]:
     paused = paused_queues(connection)
     return [queue_stats(connection, name, name in paused) for name in names]
+
+
+def list_jobs(connection: redis.Redis, queue: str, state: str, limit: int) -> list[Task]:
+    """The first ``limit`` jobs of ``queue`` in ``state``, oldest first, as callers see a task."""
+    source = queue_for(queue, connection)
+    if state == "pending":
+        ids = source.get_job_ids(0, limit)
+    elif state in REGISTRIES:
+        ids = REGISTRIES[state](queue=source, serializer=JSONSerializer).get_job_ids(
+            0, limit - 1, cleanup=False
+        )
+    else:
+        raise ValueError(f"state must be one of {', '.join(JOB_STATES)}, got {state!r}")
+    jobs = Job.fetch_many(ids, connection=connection, serializer=JSONSerializer)
+    return [describe(job, connection) for job in jobs if job is not None]

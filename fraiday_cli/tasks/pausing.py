@@ -2,11 +2,21 @@
 
 The paused set lives in Redis so every worker sees it; a slot reads it before each dequeue, so a pause
 takes effect at a slot's next dequeue and a resume within one idle wait (half the recovery bound).
+
+Draining is the rollback step: pause, then wait until the jobs already started have finished, so old and
+new workers never run a queue's jobs side by side.
 """
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import redis
+from rq.registry import StartedJobRegistry
+from rq.serializers import JSONSerializer
 
 PAUSED_KEY = "fraiday:paused_queues"
+DRAIN_POLL_SECONDS = 0.5
 
 
 def pause(connection: redis.Redis, queue: str) -> None:
@@ -19,3 +29,42 @@ def resume(connection: redis.Redis, queue: str) -> None:
 
 def paused_queues(connection: redis.Redis) -> set[str]:
     return {m.decode() if isinstance(m, bytes) else str(m) for m in connection.smembers(PAUSED_KEY)}
+
+
+def running_jobs(connection: redis.Redis, queue: str) -> int:
+    """Jobs of ``queue`` a worker has started and not finished (RQ's started registry, not cleaned)."""
+    started = StartedJobRegistry(queue, connection=connection, serializer=JSONSerializer)
+    return int(started.get_job_count(cleanup=False))
+
+
+@dataclass(frozen=True)
+class DrainProgress:
+    queue: str
+    running: int
+    elapsed: float
+    timeout: float
+
+
+def drain(
+    connection: redis.Redis,
+    queue: str,
+    timeout: float,
+    *,
+    on_progress: Callable[[DrainProgress], None] | None = None,
+    poll_seconds: float = DRAIN_POLL_SECONDS,
+) -> int:
+    """Pause ``queue`` and wait up to ``timeout`` seconds for its started jobs to finish.
+
+    Returns how many still run (0: drained). The queue stays paused either way: a drain that timed out
+    must not let new jobs start next to the ones still running.
+    """
+    pause(connection, queue)
+    begun = time.monotonic()
+    while True:
+        running = running_jobs(connection, queue)
+        elapsed = time.monotonic() - begun
+        if on_progress is not None:
+            on_progress(DrainProgress(queue, running, elapsed, timeout))
+        if running == 0 or elapsed >= timeout:
+            return running
+        time.sleep(min(poll_seconds, max(0.0, timeout - elapsed)))
