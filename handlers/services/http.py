@@ -15,10 +15,10 @@ CONNECT_TIMEOUT_SECONDS = 3.05
 BODY_EXCERPT_CHARS = 300
 
 
-def pooled_session(pool_size: int = 10) -> requests.Session:
+def pooled_session(pool_size: int = 10, adapter_class: type[HTTPAdapter] = HTTPAdapter) -> requests.Session:
     session = requests.Session()
     retry = Retry(total=2, connect=2, read=0, status=0, other=0, redirect=0, backoff_factor=0.2)
-    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=retry)
+    adapter = adapter_class(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=retry)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = f"fraiday/{VERSION}"

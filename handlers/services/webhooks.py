@@ -3,7 +3,8 @@
 2xx is delivered; 410 Gone means the receiver wants no more (the subscription is deactivated); any other
 4xx is the receiver refusing this request, so it is not retried; a 5xx, a timeout or a lost connection is
 retried with the task's backoff. Redirects are not followed (3xx counts as a refusal): a redirect could
-lead past the destination check. See docs/webhooks.md.
+lead past the destination check. The POST goes to the address the check approved, never to a second
+resolution of the name (see handlers/services/pinning.py). See docs/webhooks.md.
 """
 
 import time
@@ -15,6 +16,7 @@ from opentelemetry.trace import SpanKind
 
 from handlers.services.destinations import DestinationPolicy, UnsafeDestination
 from handlers.services.http import CONNECT_TIMEOUT_SECONDS, excerpt, pooled_session
+from handlers.services.pinning import PinnedAdapter, pin
 from handlers.services.signing import SIGNATURE_HEADER, sign
 from handlers.tracing import tracer
 
@@ -55,7 +57,7 @@ class WebhookSender:
     ) -> None:
         self.policy = policy
         self.timeout = (CONNECT_TIMEOUT_SECONDS, timeout_seconds)
-        self.session = session or pooled_session()
+        self.session = session or pooled_session(adapter_class=PinnedAdapter)
 
     def send(self, url: str, secret: str, event_type: str, delivery_id: str, body: bytes) -> Attempt:
         attributes = {"fraiday.delivery_id": delivery_id}
@@ -73,10 +75,12 @@ class WebhookSender:
             return Attempt(verdict, status, error, round((time.perf_counter() - started) * 1000, 2))
 
         try:
-            self.policy.check(url)
+            destination = self.policy.check(url)
         except UnsafeDestination as exc:
             return attempt(Verdict.REFUSED, error=f"destination refused: {exc}")
+        pinned_url, host = pin(url, destination.addresses[0])
         headers = {
+            "Host": host,
             "Content-Type": "application/json",
             EVENT_HEADER: event_type,
             DELIVERY_HEADER: delivery_id,
@@ -84,7 +88,7 @@ class WebhookSender:
         }
         try:
             response = self.session.post(
-                url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+                pinned_url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
             )
         except requests.Timeout:
             return attempt(Verdict.RETRY, error=f"timed out after {self.timeout[1]}s")

@@ -51,6 +51,12 @@ def fixed(*addresses: str) -> DestinationPolicy:
         "fd00::1",
         "0.0.0.0",
         "::ffff:10.0.0.1",
+        "::127.0.0.1",  # IPv4-compatible
+        "64:ff9b::7f00:1",  # NAT64
+        "64:ff9b::a9fe:a9fe",  # NAT64 of the metadata service
+        "2002:7f00:1::",  # 6to4
+        "2002:a00:1::1",
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
     ],
 )
 def test_internal_addresses_are_refused(address: str) -> None:
@@ -65,6 +71,8 @@ def test_a_name_resolving_to_any_internal_address_is_refused() -> None:
 
 def test_public_addresses_pass_and_the_allowlist_admits_hosts_and_ranges() -> None:
     fixed("93.184.215.14").check("https://hooks.example.com/x")
+    for spelling in ("::ffff:93.184.215.14", "64:ff9b::5db8:d70e", "2002:5db8:d70e::1", "2606:2800::1"):
+        assert fixed(spelling).check("https://hooks.example.com/x").addresses == (spelling,)
     DestinationPolicy(["hooks.internal"], resolver=lambda h, p: ["10.0.0.8"]).check("http://hooks.internal/x")
     DestinationPolicy(["10.0.0.0/8"], resolver=lambda h, p: ["10.1.2.3"]).check("http://svc/x")
     with pytest.raises(UnsafeDestination):

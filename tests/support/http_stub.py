@@ -1,6 +1,7 @@
 """A real HTTP server on loopback playing the AI service or a webhook receiver, with scripted answers."""
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -43,9 +44,12 @@ class HttpStub:
     requests: list[Request] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    scheme: str = "http"
+    host: str = "127.0.0.1"
+
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
+        return f"{self.scheme}://{self.host}:{self.server.server_port}"
 
     def script(self, path: str, *answers: Answer) -> str:
         with self.lock:
@@ -92,11 +96,16 @@ def _handler(stub_ref: list[HttpStub]) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def http_stub() -> Iterator[HttpStub]:
+def http_stub(
+    host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+) -> Iterator[HttpStub]:
+    """A stub listening on ``host:port`` (any free port by default), speaking HTTPS with ``tls``."""
     ref: list[HttpStub] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(ref))
+    server = ThreadingHTTPServer((host, port), _handler(ref))
     server.daemon_threads = True
-    stub = HttpStub(server)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    stub = HttpStub(server, scheme="http" if tls is None else "https", host=host)
     ref.append(stub)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
