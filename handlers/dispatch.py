@@ -18,12 +18,7 @@ from handlers.errors import PermanentError
 from handlers.metrics import TASK_DURATION, TASKS
 from handlers.registry import TaskContext
 from handlers.tracing import context_from, tracer
-
-JOB_FUNCTION = "handlers.dispatch.run_task"
-MAX_ATTEMPTS_META = "max_attempts"
-ATTEMPTS_META = "attempts"
-REQUEST_ID_META = "request_id"
-"""Attempts started so far, kept on the job for status readers (RQ only keeps retries left)."""
+from handlers.wire_format import ATTEMPTS_META, MAX_ATTEMPTS_META, REQUEST_ID_META
 
 log = logging.getLogger("fraiday.task")
 

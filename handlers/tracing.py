@@ -6,7 +6,7 @@ from typing import Any
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 
-TRACE_META = "trace"
+from handlers.wire_format import TRACE_META
 
 tracer = trace.get_tracer("fraiday")
 

@@ -7,15 +7,15 @@ JSON, so the app factory sets it here, explicitly, rather than through rq-dashbo
 
 import rq_dashboard
 from flask import Flask
-from rq.serializers import JSONSerializer
 from rq_dashboard import web
 
 from config import Settings
 from fraiday_cli.server.auth import DASHBOARD_PREFIX
+from handlers.wire_format import SERIALIZER
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    web.config.serializer = JSONSerializer
+    web.config.serializer = SERIALIZER
     app.config.from_object(rq_dashboard.default_settings)
     app.config["RQ_DASHBOARD_REDIS_URL"] = settings.redis_url
     web.setup_rq_connection(app)  # builds a client; redis-py connects on first use, not here

@@ -1,7 +1,7 @@
 """The task client: validate a payload, then enqueue it as a JSON job on its type's queue.
 
-Nothing reaches Redis before the payload is valid. Jobs use RQ's JSON serializer, never pickle, so
-whoever can write to Redis cannot make a worker run code.
+Nothing reaches Redis before the payload is valid. Jobs take the shape ``handlers.wire_format``
+defines: JSON, never pickle, naming fraiday's one dispatcher.
 """
 
 import random
@@ -16,18 +16,23 @@ from opentelemetry.trace import SpanKind
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
-from rq.serializers import JSONSerializer
 
 from config.logs import current_log_context
 from fraiday_cli.tasks.uniqueness import UniqueLock
-from handlers.dispatch import JOB_FUNCTION, MAX_ATTEMPTS_META, REQUEST_ID_META
 from handlers.payloads import Payload
 from handlers.registry import Registry, TaskSpec
-from handlers.tracing import TRACE_META, current_carrier, tracer
+from handlers.tracing import current_carrier, tracer
+from handlers.wire_format import (
+    JOB_FUNCTION,
+    MAX_ATTEMPTS_META,
+    REQUEST_ID_META,
+    SERIALIZER,
+    TASK_TYPE_META,
+    TRACE_META,
+)
 
 RESULT_TTL_SECONDS = 24 * 3600
 FAILURE_TTL_SECONDS = 7 * 24 * 3600
-TASK_TYPE_META = "task_type"
 TASK_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 """What RQ accepts as a job id (letters, digits, ``_`` and ``-``), bounded so keys stay short."""
 
@@ -59,7 +64,7 @@ def _request_meta() -> dict[str, Any]:
 
 
 def queue_for(name: str, connection: redis.Redis) -> Queue:
-    return Queue(name, connection=connection, serializer=JSONSerializer)
+    return Queue(name, connection=connection, serializer=SERIALIZER)
 
 
 class TaskClient:

@@ -10,9 +10,8 @@ import redis
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
-from rq.serializers import JSONSerializer
 
-from handlers.dispatch import MAX_ATTEMPTS_META
+from handlers.wire_format import MAX_ATTEMPTS_META, SERIALIZER
 
 
 def requeue_failed(
@@ -20,11 +19,11 @@ def requeue_failed(
 ) -> list[str]:
     requeued: list[str] = []
     for name in queues:
-        failed = FailedJobRegistry(name, connection=connection, serializer=JSONSerializer)
+        failed = FailedJobRegistry(name, connection=connection, serializer=SERIALIZER)
         candidates = failed.get_job_ids() if task_ids is None else [i for i in task_ids if i in failed]
         for task_id in candidates:
             try:
-                job = Job.fetch(task_id, connection=connection, serializer=JSONSerializer)
+                job = Job.fetch(task_id, connection=connection, serializer=SERIALIZER)
                 attempts = int(job.meta.get(MAX_ATTEMPTS_META, 1))
                 job.retries_left = attempts - 1 if attempts > 1 else None
                 job.save_meta()

@@ -17,12 +17,12 @@ from rq.registry import (
     ScheduledJobRegistry,
     StartedJobRegistry,
 )
-from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
 from fraiday_cli.tasks.client import queue_for
 from fraiday_cli.tasks.pausing import paused_queues
 from fraiday_cli.tasks.status import Task, as_utc, describe
+from handlers.wire_format import SERIALIZER
 
 REGISTRIES: dict[str, type[BaseRegistry]] = {
     "scheduled": ScheduledJobRegistry,
@@ -85,10 +85,8 @@ def list_jobs(connection: redis.Redis, queue: str, state: str, limit: int) -> li
     if state == "pending":
         ids = source.get_job_ids(0, limit)
     elif state in REGISTRIES:
-        ids = REGISTRIES[state](queue=source, serializer=JSONSerializer).get_job_ids(
-            0, limit - 1, cleanup=False
-        )
+        ids = REGISTRIES[state](queue=source, serializer=SERIALIZER).get_job_ids(0, limit - 1, cleanup=False)
     else:
         raise ValueError(f"state must be one of {', '.join(JOB_STATES)}, got {state!r}")
-    jobs = Job.fetch_many(ids, connection=connection, serializer=JSONSerializer)
+    jobs = Job.fetch_many(ids, connection=connection, serializer=SERIALIZER)
     return [describe(job, connection) for job in jobs if job is not None]

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import redis
 from rq.registry import StartedJobRegistry
-from rq.serializers import JSONSerializer
+
+from handlers.wire_format import SERIALIZER
 
 PAUSED_KEY = "fraiday:paused_queues"
 DRAIN_POLL_SECONDS = 0.5
@@ -33,7 +34,7 @@ def paused_queues(connection: redis.Redis) -> set[str]:
 
 def running_jobs(connection: redis.Redis, queue: str) -> int:
     """Jobs of ``queue`` a worker has started and not finished (RQ's started registry, not cleaned)."""
-    started = StartedJobRegistry(queue, connection=connection, serializer=JSONSerializer)
+    started = StartedJobRegistry(queue, connection=connection, serializer=SERIALIZER)
     return int(started.get_job_count(cleanup=False))
 
 

@@ -8,10 +8,8 @@ from pydantic import BaseModel, ConfigDict
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from rq.results import Result
-from rq.serializers import JSONSerializer
 
-from fraiday_cli.tasks.client import TASK_TYPE_META
-from handlers.dispatch import ATTEMPTS_META, MAX_ATTEMPTS_META
+from handlers.wire_format import ATTEMPTS_META, MAX_ATTEMPTS_META, SERIALIZER, TASK_TYPE_META
 
 
 class Task(BaseModel):
@@ -59,7 +57,7 @@ def describe(job: Job, connection: redis.Redis) -> Task:
     status = STATUS.get(job.get_status(refresh=False) or JobStatus.QUEUED, "queued")
     scheduled_for = None
     if status == "scheduled":
-        registry = ScheduledJobRegistry(job.origin, connection=connection, serializer=JSONSerializer)
+        registry = ScheduledJobRegistry(job.origin, connection=connection, serializer=SERIALIZER)
         scheduled_for = as_utc(registry.get_scheduled_time(job))
     return Task(
         task_id=job.id,

@@ -12,6 +12,7 @@ from typing import Any
 import redis
 
 from handlers.registry import TaskSpec
+from handlers.wire_format import JOB_KEY_PREFIX
 
 KEY_PREFIX = "fraiday:unique:"
 
@@ -31,8 +32,6 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-JOB_KEY_PREFIX = "rq:job:"
 
 
 class UniqueLock:

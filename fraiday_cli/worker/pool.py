@@ -17,10 +17,10 @@ from typing import Any
 
 from redis import ConnectionPool, Redis
 from rq.queue import Queue
-from rq.serializers import JSONSerializer
 from rq.worker_pool import ForkProcess, WorkerData, WorkerPool
 
 from fraiday_cli.worker.slot import INTERRUPT_SIGNAL, SlotPolicy, SlotWorker
+from handlers.wire_format import SERIALIZER
 
 log = logging.getLogger("fraiday.worker")
 
@@ -57,7 +57,7 @@ def run_slot(
         list(options.queues),
         name=name,
         connection=connection,
-        serializer=JSONSerializer,
+        serializer=SERIALIZER,
         policy=options.policy,
         maintenance_interval=options.maintenance_seconds,
         # The idle BLPOP returns every maintenance interval, so abandoned-job cleanup runs on time.
@@ -76,7 +76,7 @@ class SlotPool(WorkerPool):
             connection=connection,
             num_workers=options.concurrency,
             worker_class=SlotWorker,
-            serializer=JSONSerializer,
+            serializer=SERIALIZER,
         )
         self.options = options
         self._stop_deadline: float | None = None

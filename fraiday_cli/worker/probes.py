@@ -17,6 +17,7 @@ import redis
 from rq.worker_pool import WorkerData
 
 from fraiday_cli.observability.metrics import exposition
+from handlers.wire_format import worker_key
 
 log = logging.getLogger("fraiday.worker")
 
@@ -48,7 +49,7 @@ class Probes:
         return not dead and not stale, {"slots": len(slots), "dead": dead, "stale": stale}
 
     def _heartbeat_age(self, slot_name: str) -> float | None:
-        beat = self.connection.hget(f"rq:worker:{slot_name}", "last_heartbeat")
+        beat = self.connection.hget(worker_key(slot_name), "last_heartbeat")
         if not beat:
             return None  # not registered yet (starting) or already gone (stopping)
         text = beat.decode() if isinstance(beat, bytes) else str(beat)

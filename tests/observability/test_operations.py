@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from config import Settings
 from fraiday_cli.main import app
 from fraiday_cli.tasks.client import TaskClient
-from handlers.dispatch import JOB_FUNCTION
+from handlers.wire_format import JOB_FUNCTION
 from tests.harness.process import free_port
 from tests.processes import TEST_REGISTRY, fraiday, wait_for
 from tests.support.tasks import EFFECTS, REGISTRY, STARTED

@@ -3,13 +3,13 @@
 from flask import Response, jsonify
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from fraiday_cli.server.api.common import api_blueprint
 from fraiday_cli.server.api.schemas import TaskPath
 from fraiday_cli.server.errors import not_found
 from fraiday_cli.server.resources import resources
 from fraiday_cli.tasks.status import Task, describe
+from handlers.wire_format import SERIALIZER
 
 blueprint = api_blueprint(__name__, "/tasks", "tasks", "Task status")
 
@@ -18,7 +18,7 @@ blueprint = api_blueprint(__name__, "/tasks", "tasks", "Task status")
 def get_task(path: TaskPath) -> Response:
     connection = resources().redis
     try:
-        job = Job.fetch(path.task_id, connection=connection, serializer=JSONSerializer)
+        job = Job.fetch(path.task_id, connection=connection, serializer=SERIALIZER)
     except NoSuchJobError:
         raise not_found("task", path.task_id) from None
     return jsonify(describe(job, connection).model_dump(mode="json"))
