@@ -2,7 +2,8 @@
 # Set up everything fraiday needs on a Debian-like machine with Python 3.11+ and Go. Idempotent:
 # a second run only checks. Installs: the project in .venv (with its dev tools), Debian's redis-server,
 # FerretDB 1.24.2 (a MongoDB-wire server on SQLite) in ~/.cache/fraiday/bin, unless
-# FRAIDAY_TEST_MONGODB_URI names a real MongoDB to use instead, and helm (for the chart tests).
+# FRAIDAY_TEST_MONGODB_URI names a real MongoDB to use instead, helm (for the chart tests) and Debian's
+# chromium and chromium-driver (the dashboard's browser tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +37,12 @@ if ! command -v redis-server >/dev/null 2>&1; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
   # The package starts a system service on 6379; fraiday's scripts run their own instances.
   as_root service redis-server stop >/dev/null 2>&1 || true
+fi
+
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  say "installing chromium and chromium-driver (Debian packages, for the dashboard's browser tests)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
 if [ -z "${FRAIDAY_TEST_MONGODB_URI:-}" ] && [ ! -x "$BIN_DIR/ferretdb" ]; then

@@ -50,7 +50,7 @@ def create_app(settings: Settings, registry: Registry = REGISTRY) -> OpenAPI:
     app.before_request(require_json_body)
     errors.register(app)
     app.register_blueprint(health.blueprint)
-    dashboard.init_app(app, settings)
+    dashboard.init_app(app)
     for module in (sessions, events, syncs, webhooks, tasks):
         app.register_api(module.blueprint)
     app.add_url_rule("/openapi.json", "openapi_json", lambda: jsonify(current_app.api_doc))  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ from rq.registry import (
     ScheduledJobRegistry,
     StartedJobRegistry,
 )
+from rq.utils import str_to_date
 from rq.worker import Worker
 
 from fraiday_cli.tasks.client import queue_for
@@ -55,11 +56,9 @@ def queue_stats(connection: redis.Redis, name: str, paused: bool = False) -> Que
     queue = queue_for(name, connection)
     oldest = None
     first = queue.get_job_ids(0, 1)
-    if first:
-        job = Job.fetch(first[0], connection=connection, serializer=queue.serializer)
-        enqueued = as_utc(job.enqueued_at)
-        if enqueued is not None:
-            oldest = round((datetime.now(UTC) - enqueued).total_seconds(), 3)
+    enqueued = _enqueued_at(connection, first[0]) if first else None
+    if enqueued is not None:
+        oldest = round((datetime.now(UTC) - enqueued).total_seconds(), 3)
     counts = {
         state: registry(queue=queue, serializer=queue.serializer).get_job_count(cleanup=False)
         for state, registry in REGISTRIES.items()
@@ -72,6 +71,16 @@ def queue_stats(connection: redis.Redis, name: str, paused: bool = False) -> Que
         paused=paused,
         **counts,
     )
+
+
+def _enqueued_at(connection: redis.Redis, job_id: str) -> datetime | None:
+    """Read from the one field, not the whole job: a hash planted or half-expired at the head of a
+    queue must not break ``fraiday queues`` or the dashboard."""
+    raw = connection.hget(Job.key_for(job_id), "enqueued_at")
+    try:
+        return as_utc(str_to_date(raw)) if raw else None
+    except ValueError:
+        return None
 
 
 def all_queue_stats(connection: redis.Redis, names: list[str]) -> list[QueueStats]:

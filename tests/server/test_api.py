@@ -244,26 +244,3 @@ def test_a_request_id_is_returned_and_travels_into_the_job(api: FlaskClient, red
     assert job.meta["request_id"] == "req-abc.123"
     made_up = api.get("/api/v1/sessions/" + session_id, headers={**AUTH, "X-Request-ID": "bad id!"})
     assert len(made_up.headers["X-Request-ID"]) == 32
-
-
-def test_the_dashboard_needs_a_key_and_shows_the_queues(api: FlaskClient, redis_conn: redis.Redis) -> None:
-    import base64
-
-    post(api, "/events", {"client_id": "acme", "event_type": "t", "entity_type": "e", "payload": {}})
-    refused = api.get("/dashboard/")
-    assert refused.status_code == 401
-    assert refused.headers["WWW-Authenticate"].startswith("Basic")
-    basic = {"Authorization": "Basic " + base64.b64encode(b"ops:key-one-old").decode()}
-    page = api.get("/dashboard/", headers=basic)
-    assert page.status_code == 200 and b"RQ dashboard" in page.data
-    queues = api.get("/dashboard/0/data/queues.json", headers=AUTH)
-    assert queues.status_code == 200
-    assert {"name": "events", "count": 1} in [
-        {"name": q["name"], "count": q["count"]} for q in queues.json["queues"]
-    ]
-    assert (
-        api.get(
-            "/dashboard/", headers={"Authorization": "Basic " + base64.b64encode(b"ops:nope").decode()}
-        ).status_code
-        == 401
-    )

@@ -1,0 +1,32 @@
+"""Finding what a dashboard URL names, or a 404 page: only known queues and states, only existing jobs."""
+
+from rq.job import Job
+
+from fraiday_cli.server.dashboard.blueprint import PageError
+from fraiday_cli.server.resources import resources
+from fraiday_cli.tasks import job_details
+
+
+def known_queues() -> list[str]:
+    """Every queue a task type is routed to, and every queue with a configured weight (as the CLI)."""
+    found = resources()
+    return sorted({*found.registry.queues, *found.settings.queue_weights})
+
+
+def queue_or_404(name: str) -> str:
+    if name not in known_queues():
+        raise PageError(404, f"There is no queue named {name!r}.")
+    return name
+
+
+def state_or_404(state: str) -> str:
+    if state not in job_details.STATES:
+        raise PageError(404, f"There is no job state {state!r}; states are {', '.join(job_details.STATES)}.")
+    return state
+
+
+def job_or_404(task_id: str) -> Job:
+    job = job_details.fetch(resources().redis, task_id)
+    if job is None:
+        raise PageError(404, f"There is no job {task_id!r} (it may have ended and expired).")
+    return job

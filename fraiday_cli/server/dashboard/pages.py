@@ -1,0 +1,70 @@
+"""The dashboard's pages: queues, a queue's jobs in one state, one job, workers. GET only, read only."""
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, render_template, request
+from rq.serializers import JSONSerializer
+from rq.worker import Worker
+
+from fraiday_cli.server.dashboard.lookup import job_or_404, known_queues, queue_or_404, state_or_404
+from fraiday_cli.server.resources import resources
+from fraiday_cli.tasks import job_details
+from fraiday_cli.tasks.inspection import all_queue_stats
+
+PAGE_SIZE = 50
+DONE = {
+    "requeued": "Requeued: the task is pending again, with all its attempts.",
+    "deleted": "Deleted.",
+    "paused": "Paused: workers take no more of its jobs until it is resumed.",
+    "resumed": "Resumed.",
+}
+"""What an action's redirect reports (by a fixed code, so a URL cannot put text on the page)."""
+
+
+def _done() -> str | None:
+    return DONE.get(request.args.get("done", ""))
+
+
+def queues() -> str:
+    stats = all_queue_stats(resources().redis, known_queues())
+    return render_template("dashboard/queues.html", stats=stats, states=job_details.STATES, done=_done())
+
+
+def jobs(queue: str, state: str) -> str:
+    queue, state = queue_or_404(queue), state_or_404(state)
+    start = max(0, request.args.get("start", 0, type=int))
+    connection = resources().redis
+    ids = job_details.job_ids(connection, queue, state, start, PAGE_SIZE + 1)
+    return render_template(
+        "dashboard/jobs.html",
+        queue=queue,
+        state=state,
+        states=job_details.STATES,
+        jobs=job_details.list_details(connection, ids[:PAGE_SIZE]),
+        start=start,
+        page_size=PAGE_SIZE,
+        more=len(ids) > PAGE_SIZE,
+        dumps=job_details.dumps,
+        done=_done(),
+    )
+
+
+def job(task_id: str) -> str:
+    found = job_details.details(job_or_404(task_id), resources().redis)
+    return render_template("dashboard/job.html", job=found, dumps=job_details.dumps, done=_done())
+
+
+def workers() -> str:
+    found = Worker.all(connection=resources().redis, serializer=JSONSerializer)
+    return render_template(
+        "dashboard/workers.html",
+        workers=sorted(found, key=lambda worker: worker.name),
+        now=datetime.now(UTC),
+    )
+
+
+def register(blueprint: Blueprint) -> None:
+    blueprint.add_url_rule("/", view_func=queues)
+    blueprint.add_url_rule("/queues/<queue>/jobs/<state>", view_func=jobs)
+    blueprint.add_url_rule("/jobs/<task_id>", view_func=job)
+    blueprint.add_url_rule("/workers", view_func=workers)
