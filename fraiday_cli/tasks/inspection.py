@@ -90,12 +90,17 @@ def all_queue_stats(connection: redis.Redis, names: list[str]) -> list[QueueStat
 
 def list_jobs(connection: redis.Redis, queue: str, state: str, limit: int) -> list[Task]:
     """The first ``limit`` jobs of ``queue`` in ``state``, oldest first, as callers see a task."""
-    source = queue_for(queue, connection)
-    if state == "pending":
-        ids = source.get_job_ids(0, limit)
-    elif state in REGISTRIES:
-        ids = REGISTRIES[state](queue=source, serializer=SERIALIZER).get_job_ids(0, limit - 1, cleanup=False)
-    else:
-        raise ValueError(f"state must be one of {', '.join(JOB_STATES)}, got {state!r}")
+    ids = job_ids(connection, queue, state, 0, limit)
     jobs = Job.fetch_many(ids, connection=connection, serializer=SERIALIZER)
     return [describe(job, connection) for job in jobs if job is not None]
+
+
+def job_ids(connection: redis.Redis, queue: str, state: str, start: int, count: int) -> list[str]:
+    """Up to ``count`` ids of ``queue``'s jobs in ``state``, oldest first, from position ``start``."""
+    source = queue_for(queue, connection)
+    if state == "pending":
+        return source.get_job_ids(start, count)
+    if state in REGISTRIES:
+        registry = REGISTRIES[state](queue=source, serializer=SERIALIZER)
+        return registry.get_job_ids(start, start + count - 1, cleanup=False)
+    raise ValueError(f"state must be one of {', '.join(JOB_STATES)}, got {state!r}")

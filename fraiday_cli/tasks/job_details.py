@@ -16,15 +16,11 @@ from pydantic import ValidationError
 from rq.exceptions import DeserializationError, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.results import Result
-from rq.serializers import JSONSerializer
 
-from fraiday_cli.tasks.client import TASK_ID_PATTERN, queue_for
-from fraiday_cli.tasks.inspection import REGISTRIES
+from fraiday_cli.tasks.client import TASK_ID_PATTERN
 from fraiday_cli.tasks.status import STATUS, Task, as_utc, describe
-from handlers.dispatch import JOB_FUNCTION
+from handlers.wire_format import JOB_FUNCTION, SERIALIZER
 
-STATES = ("pending", *REGISTRIES)
-"""The states a queue's jobs are listed by: its own list, then RQ's registries."""
 UNDECODABLE = (ValueError, TypeError, ValidationError, zlib.error)
 """What decoding a planted field raises: bad JSON, base64, zlib or dates, or JSON of the wrong shape."""
 
@@ -99,19 +95,9 @@ def fetch(connection: redis.Redis, task_id: str) -> Job | None:
     if not TASK_ID_PATTERN.fullmatch(task_id):
         return None
     try:
-        return Job.fetch(task_id, connection=connection, serializer=JSONSerializer)
+        return Job.fetch(task_id, connection=connection, serializer=SERIALIZER)
     except (NoSuchJobError, *UNDECODABLE):
         return None
-
-
-def job_ids(connection: redis.Redis, queue: str, state: str, start: int, count: int) -> list[str]:
-    """Up to ``count`` ids of a queue's jobs in ``state`` (one of :data:`STATES`), from ``start``."""
-    source = queue_for(queue, connection)
-    if state == "pending":
-        return source.get_job_ids(start, count)
-    return REGISTRIES[state](queue=source, serializer=JSONSerializer).get_job_ids(
-        start, start + count - 1, cleanup=False
-    )
 
 
 def list_details(connection: redis.Redis, ids: list[str]) -> list[JobDetails]:

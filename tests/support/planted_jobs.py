@@ -16,21 +16,20 @@ import redis
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 from rq.results import Result
-from rq.serializers import JSONSerializer
 from rq.utils import utcformat
 
 from fraiday_cli.tasks.client import FAILURE_TTL_SECONDS, queue_for
-from handlers.dispatch import JOB_FUNCTION
+from handlers.wire_format import JOB_FUNCTION, SERIALIZER
 
 
 def dead_letter(connection: redis.Redis, task_id: str, error: str) -> None:
     """Move a pending job to the failed registry with ``error`` as its traceback, as a worker would."""
-    job = Job.fetch(task_id, connection=connection, serializer=JSONSerializer)
+    job = Job.fetch(task_id, connection=connection, serializer=SERIALIZER)
     queue_for(job.origin, connection).remove(job)
     job.ended_at = datetime.now(UTC)
     job.set_status(JobStatus.FAILED)
     Result.create_failure(job, FAILURE_TTL_SECONDS, error)
-    FailedJobRegistry(job.origin, connection=connection, serializer=JSONSerializer).add(
+    FailedJobRegistry(job.origin, connection=connection, serializer=SERIALIZER).add(
         job, FAILURE_TTL_SECONDS, exc_string=error
     )
 

@@ -5,6 +5,7 @@ from rq.job import Job
 from fraiday_cli.server.dashboard.blueprint import PageError
 from fraiday_cli.server.resources import resources
 from fraiday_cli.tasks import job_details
+from fraiday_cli.tasks.inspection import JOB_STATES
 
 
 def known_queues() -> list[str]:
@@ -20,8 +21,8 @@ def queue_or_404(name: str) -> str:
 
 
 def state_or_404(state: str) -> str:
-    if state not in job_details.STATES:
-        raise PageError(404, f"There is no job state {state!r}; states are {', '.join(job_details.STATES)}.")
+    if state not in JOB_STATES:
+        raise PageError(404, f"There is no job state {state!r}; states are {', '.join(JOB_STATES)}.")
     return state
 
 

@@ -3,13 +3,13 @@
 from datetime import UTC, datetime
 
 from flask import Blueprint, render_template, request
-from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
 from fraiday_cli.server.dashboard.lookup import job_or_404, known_queues, queue_or_404, state_or_404
 from fraiday_cli.server.resources import resources
 from fraiday_cli.tasks import job_details
-from fraiday_cli.tasks.inspection import all_queue_stats
+from fraiday_cli.tasks.inspection import JOB_STATES, all_queue_stats, job_ids
+from handlers.wire_format import SERIALIZER
 
 PAGE_SIZE = 50
 DONE = {
@@ -27,19 +27,19 @@ def _done() -> str | None:
 
 def queues() -> str:
     stats = all_queue_stats(resources().redis, known_queues())
-    return render_template("dashboard/queues.html", stats=stats, states=job_details.STATES, done=_done())
+    return render_template("dashboard/queues.html", stats=stats, states=JOB_STATES, done=_done())
 
 
 def jobs(queue: str, state: str) -> str:
     queue, state = queue_or_404(queue), state_or_404(state)
     start = max(0, request.args.get("start", 0, type=int))
     connection = resources().redis
-    ids = job_details.job_ids(connection, queue, state, start, PAGE_SIZE + 1)
+    ids = job_ids(connection, queue, state, start, PAGE_SIZE + 1)
     return render_template(
         "dashboard/jobs.html",
         queue=queue,
         state=state,
-        states=job_details.STATES,
+        states=JOB_STATES,
         jobs=job_details.list_details(connection, ids[:PAGE_SIZE]),
         start=start,
         page_size=PAGE_SIZE,
@@ -55,7 +55,7 @@ def job(task_id: str) -> str:
 
 
 def workers() -> str:
-    found = Worker.all(connection=resources().redis, serializer=JSONSerializer)
+    found = Worker.all(connection=resources().redis, serializer=SERIALIZER)
     return render_template(
         "dashboard/workers.html",
         workers=sorted(found, key=lambda worker: worker.name),
