@@ -1,5 +1,6 @@
 """The ``fraiday`` entry point: ``server`` (the default, as in the Go binary), ``worker`` and operations."""
 
+import sys
 from typing import Annotated
 
 import typer
@@ -14,10 +15,12 @@ from fraiday_cli.commands.requeue import requeue
 from fraiday_cli.commands.scheduler import scheduler
 from fraiday_cli.commands.server import server
 from fraiday_cli.commands.worker import worker
+from fraiday_cli.go_flags import ModeError, mode_as_command
 
 app = typer.Typer(
     name="fraiday",
-    help="Fraiday API service and task workers.",
+    help="Fraiday API service and task workers. With no command, runs the server. "
+    "The Go binary's --mode=server and --mode=worker are accepted as the commands server and worker.",
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
@@ -51,4 +54,9 @@ def main(
 
 
 def run() -> None:
-    app()
+    try:
+        args = mode_as_command(sys.argv[1:])
+    except ModeError as error:
+        typer.echo(f"fraiday: {error}", err=True)
+        raise SystemExit(2) from None
+    app(args=args, prog_name="fraiday")
