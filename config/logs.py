@@ -15,13 +15,15 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
+from config.redaction import Redactor
+
 _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "fraiday_log_context", default=None
 )
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
-MASK = "[redacted]"
+UNMASKED_FIELDS = frozenset({"msg", "name", "levelname", "pathname", "filename", "module", "funcName"})
 
 
 @contextmanager
@@ -47,21 +49,26 @@ class ContextFilter(logging.Filter):
 
 
 class RedactFilter(logging.Filter):
-    """Masks known secret values in case one ever reaches a message or its arguments."""
+    """Masks configured secrets in a line's message, its string fields and its traceback."""
 
     def __init__(self, secrets: Sequence[str]) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        self.redactor = Redactor(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
+        if not self.redactor.secrets:
             return True
         message = record.getMessage()
-        masked = message
-        for secret in self.secrets:
-            masked = masked.replace(secret, MASK)
+        masked = self.redactor.redact(message)
         if masked != message:
             record.msg, record.args = masked, None
+        if record.exc_info:
+            # Formatters would render the traceback from exc_info again; keep only the redacted text.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        for key, value in list(vars(record).items()):
+            if isinstance(value, str) and key not in UNMASKED_FIELDS:
+                setattr(record, key, self.redactor.redact(value))
         return True
 
 

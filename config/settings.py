@@ -241,10 +241,18 @@ class Settings(BaseSettings):
         return unquote(path) or DEFAULT_DATABASE
 
     def secret_values(self) -> list[str]:
-        """Every configured secret, for the log filter that masks them if one ever slips into a message."""
+        """Every configured secret (passwords also percent-encoded, as they appear in URLs), for the
+        redactor that masks them in error texts and log lines (config/redaction.py)."""
         values = [s.get_secret_value() for s in (self.slack_ai_token, self.redis_password) if s is not None]
         values += [key.get_secret_value() for key in self.api_keys]
-        return [v for v in values if len(v) >= 4]
+        for url in (self.redis_url, self.mongodb_uri.get_secret_value()):
+            try:
+                password = urlsplit(url).password
+            except ValueError:
+                password = None
+            if password:
+                values += [password, unquote(password)]
+        return list(dict.fromkeys(v for v in values if len(v) >= 4))
 
 
 def env_names() -> dict[str, str]:

@@ -85,6 +85,7 @@ def _ask(
     except Exception as exc:
         final = isinstance(exc, PermanentError) or task.is_last_attempt
         status = MessageStatus.FAILED if final else MessageStatus.PENDING
-        chat.set_status(message["_id"], status, error=f"{exc}" if final else f"attempt {task.attempt}: {exc}")
+        error = services.redactor.error(f"{exc}" if final else f"attempt {task.attempt}: {exc}")
+        chat.set_status(message["_id"], status, error=error)
         raise
     return chat.save_assistant(message, kind, content, suggestions)

@@ -9,6 +9,7 @@ outstanding deliveries are marked failed and the task ends failed with the recor
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +57,8 @@ def notify(
         attempt = services.webhooks.send(
             subscription["url"], subscription["secret"], event_type, record["delivery_id"], body
         )
+        if attempt.error is not None:
+            attempt = replace(attempt, error=services.redactor.error(attempt.error, [subscription["secret"]]))
         status = _status(attempt.verdict, task.is_last_attempt)
         db.deliveries.record_attempt(record, status, attempt.status_code, attempt.error, attempt.latency_ms)
         WEBHOOK_DELIVERIES.labels(event_type, status.value).inc()

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from config import Settings
+from config.redaction import Redactor
 from fraiday_cli.commands.common import DEFAULT_REGISTRY, load_registry, start
 from fraiday_cli.connections import redis_client
 from fraiday_cli.observability.metrics import enable_multiprocess
@@ -73,7 +74,12 @@ def worker(
     options = PoolOptions(
         queues=queues,
         concurrency=concurrency,
-        policy=SlotPolicy(weights=settings.queue_weights, strict=strict, lease_seconds=half_recovery),
+        policy=SlotPolicy(
+            weights=settings.queue_weights,
+            strict=strict,
+            lease_seconds=half_recovery,
+            redactor=Redactor(settings.secret_values()),
+        ),
         grace_seconds=grace_period or settings.worker_grace_seconds,
         maintenance_seconds=half_recovery,
         max_jobs=max_jobs,

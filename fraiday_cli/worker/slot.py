@@ -11,7 +11,7 @@ might leak.
 import random
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
@@ -21,6 +21,7 @@ from rq.queue import Queue
 from rq.timeouts import UnixSignalDeathPenalty
 from rq.worker import SimpleWorker, WorkerStatus
 
+from config.redaction import Redactor
 from fraiday_cli.tasks.pausing import paused_queues
 from fraiday_cli.worker.lease import JobLease
 from fraiday_cli.worker.queue_order import strict_order, weighted_order, weights_for
@@ -42,6 +43,8 @@ class SlotPolicy:
     weights: dict[str, int]
     strict: bool = False
     lease_seconds: int = 30
+    redactor: Redactor = field(default_factory=Redactor)
+    """Masks configured secrets in the traceback RQ stores for a failed attempt (its ``last_error``)."""
 
 
 class InterruptibleDeathPenalty(UnixSignalDeathPenalty):
@@ -140,6 +143,7 @@ class SlotWorker(SimpleWorker):
     def handle_job_failure(
         self, job: Job, queue: Queue, started_job_registry: Any = None, exc_string: str = ""
     ) -> None:
+        exc_string = self.policy.redactor.traceback(exc_string)
         if self._requeue_job_id != job.id:
             super().handle_job_failure(job, queue, started_job_registry, exc_string)
             return

@@ -10,6 +10,7 @@ from typing import Any
 import pymongo
 
 from config import Settings
+from config.redaction import Redactor
 from handlers.services.ai_client import AIClient
 from handlers.services.database import Database
 from handlers.services.destinations import DestinationPolicy
@@ -35,6 +36,11 @@ class Services:
         database = Database(self.mongo[self.settings.mongodb_database])
         database.ensure_indexes()
         return database
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        """For every error text a handler records (a message's error, a delivery's)."""
+        return Redactor(self.settings.secret_values())
 
     @cached_property
     def ai(self) -> AIClient:

@@ -16,11 +16,17 @@ class Answer:
     status: int = 200
     body: bytes | str | dict[str, Any] | list[Any] = b""
     delay: float = 0.0
+    echo: str | None = None
+    """A request header whose line is appended to the body (a careless service echoing credentials)."""
 
-    def encoded(self) -> bytes:
+    def encoded(self, headers: dict[str, str] | None = None) -> bytes:
         if isinstance(self.body, dict | list):
-            return json.dumps(self.body).encode()
-        return self.body.encode() if isinstance(self.body, str) else self.body
+            body = json.dumps(self.body).encode()
+        else:
+            body = self.body.encode() if isinstance(self.body, str) else self.body
+        if self.echo is not None and headers is not None:
+            body += f" {self.echo}: {headers.get(self.echo, '')}".encode()
+        return body
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,7 @@ def _handler(stub_ref: list[HttpStub]) -> type[BaseHTTPRequestHandler]:
             answer = stub_ref[0]._answer(request)
             if answer.delay:
                 time.sleep(answer.delay)
-            body = answer.encoded()
+            body = answer.encoded(request.headers)
             try:
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json")
