@@ -237,3 +237,11 @@ def test_a_queue_headed_by_a_missing_or_garbled_hash_still_shows(
     assert_page(api.get("/dashboard/queues/events/jobs/pending", headers=BASIC), 200, "No pending jobs.")
     redis_conn.lpop("rq:queue:events")
     assert api.get("/dashboard/", headers=BASIC).status_code == 200
+
+
+def test_a_secret_in_a_stored_error_is_masked_on_the_pages(api: FlaskClient, redis_conn: redis.Redis) -> None:
+    task_id = post_event(api)
+    dead_letter(redis_conn, task_id, f"Traceback\nAIServiceRejected: 401: echoed Bearer {API_KEY}")
+    for path in (f"/dashboard/jobs/{task_id}", "/dashboard/queues/events/jobs/failed"):
+        text = api.get(path, headers=BASIC).get_data(as_text=True)
+        assert "echoed Bearer [redacted]" in text and API_KEY not in text.replace(f'value="{token(api)}"', "")

@@ -4,7 +4,9 @@ from http import HTTPStatus
 
 from flask import Blueprint, Response, render_template, request
 
+from config.redaction import Redactor
 from fraiday_cli.server.dashboard import csrf
+from fraiday_cli.server.resources import resources
 
 SECURITY_HEADERS = {
     # No script at all, styles only from our stylesheet, forms only to ourselves, never framed.
@@ -38,8 +40,11 @@ def require_csrf_token() -> None:
         raise PageError(403, "The form's CSRF token is missing or wrong: reload the page and try again.")
 
 
-def csrf_context() -> dict[str, object]:
-    return {"csrf_field": csrf.FIELD, "csrf_token": csrf.token}
+def template_context() -> dict[str, object]:
+    """The CSRF field for forms, and ``redact`` for error texts: the worker already masks secrets in
+    what it stores, but a job failed before that, or planted, may still carry one."""
+    redactor = Redactor(resources().settings.secret_values())
+    return {"csrf_field": csrf.FIELD, "csrf_token": csrf.token, "redact": redactor.redact}
 
 
 def page_error(exc: PageError) -> tuple[str, int]:
@@ -52,6 +57,6 @@ def new_blueprint() -> Blueprint:
     blueprint = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static")
     blueprint.after_request(add_security_headers)
     blueprint.before_request(require_csrf_token)
-    blueprint.context_processor(csrf_context)
+    blueprint.context_processor(template_context)
     blueprint.register_error_handler(PageError, page_error)
     return blueprint
