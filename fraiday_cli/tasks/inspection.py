@@ -18,7 +18,7 @@ from rq.registry import (
     StartedJobRegistry,
 )
 from rq.utils import str_to_date
-from rq.worker import Worker
+from rq.worker import BaseWorker, Worker
 
 from fraiday_cli.tasks.client import queue_for
 from fraiday_cli.tasks.pausing import paused_queues
@@ -104,3 +104,16 @@ def job_ids(connection: redis.Redis, queue: str, state: str, start: int, count: 
         registry = REGISTRIES[state](queue=source, serializer=SERIALIZER)
         return registry.get_job_ids(start, start + count - 1, cleanup=False)
     raise ValueError(f"state must be one of {', '.join(JOB_STATES)}, got {state!r}")
+
+
+def list_workers(connection: redis.Redis) -> list[BaseWorker]:
+    """Every registered worker by name; a registration whose hash does not parse is left out, not fatal."""
+    found = []
+    for key in Worker.all_keys(connection=connection):
+        try:
+            worker = Worker.find_by_key(key, connection=connection, serializer=SERIALIZER)
+        except ValueError:
+            continue
+        if worker is not None:
+            found.append(worker)
+    return sorted(found, key=lambda worker: worker.name)

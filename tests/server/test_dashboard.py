@@ -245,3 +245,13 @@ def test_a_secret_in_a_stored_error_is_masked_on_the_pages(api: FlaskClient, red
     for path in (f"/dashboard/jobs/{task_id}", "/dashboard/queues/events/jobs/failed"):
         text = api.get(path, headers=BASIC).get_data(as_text=True)
         assert "echoed Bearer [redacted]" in text and API_KEY not in text.replace(f'value="{token(api)}"', "")
+
+
+def test_a_garbled_worker_registration_does_not_break_the_workers_page(
+    api: FlaskClient, redis_conn: redis.Redis
+) -> None:
+    redis_conn.sadd("rq:workers", "rq:worker:garbled", "rq:worker:fine")
+    redis_conn.hset("rq:worker:garbled", mapping={"birth": "not a date", "queues": "events"})
+    redis_conn.hset("rq:worker:fine", mapping={"birth": "2026-01-01T00:00:00.000000Z", "queues": "events"})
+    page = api.get("/dashboard/workers", headers=BASIC).get_data(as_text=True)
+    assert 'data-worker="fine"' in page and "garbled" not in page

@@ -3,13 +3,11 @@
 from datetime import UTC, datetime
 
 from flask import Blueprint, render_template, request
-from rq.worker import Worker
 
 from fraiday_cli.server.dashboard.lookup import job_or_404, known_queues, queue_or_404, state_or_404
 from fraiday_cli.server.resources import resources
 from fraiday_cli.tasks import job_details
-from fraiday_cli.tasks.inspection import JOB_STATES, all_queue_stats, job_ids
-from handlers.wire_format import SERIALIZER
+from fraiday_cli.tasks.inspection import JOB_STATES, all_queue_stats, job_ids, list_workers
 
 PAGE_SIZE = 50
 DONE = {
@@ -55,11 +53,8 @@ def job(task_id: str) -> str:
 
 
 def workers() -> str:
-    found = Worker.all(connection=resources().redis, serializer=SERIALIZER)
     return render_template(
-        "dashboard/workers.html",
-        workers=sorted(found, key=lambda worker: worker.name),
-        now=datetime.now(UTC),
+        "dashboard/workers.html", workers=list_workers(resources().redis), now=datetime.now(UTC)
     )
 
 
