@@ -147,9 +147,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = _env("LOG_LEVEL", "INFO")
     log_format: Literal["json", "text"] = _env("LOG_FORMAT", "json")
 
-    # The task system.
+    # The task system. Weights are the seed's priorities (chat_workflow 6, events 3, default 2), with
+    # fraiday's semantic_layer queue at the weight of the Go service's `default`, where its syncs ran.
     queue_weights: Annotated[dict[str, int], NoDecode, BeforeValidator(_weights)] = _env(
-        "FRAIDAY_QUEUE_WEIGHTS", {"chat_workflow": 6, "events": 3, "semantic_layer": 2}
+        "FRAIDAY_QUEUE_WEIGHTS", {"chat_workflow": 6, "events": 3, "semantic_layer": 2, "default": 2}
     )
     task_queues: Annotated[dict[str, str], NoDecode, BeforeValidator(_key_values)] = _env(
         "FRAIDAY_TASK_QUEUES", {}

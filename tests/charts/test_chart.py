@@ -1,8 +1,5 @@
 """The Helm chart: lint, render, validate against the Kubernetes schemas, and check what it renders."""
 
-import os
-import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,43 +8,15 @@ import kubernetes_validate
 import pytest
 import yaml
 
-CHART = Path(__file__).resolve().parents[2] / "charts" / "fraiday"
-KUBERNETES_VERSION = "1.30.0"
-CUSTOM_KINDS = {"ScaledObject", "ServiceMonitor"}  # CRDs: not in the Kubernetes schemas
-
-
-def helm_binary() -> str:
-    found = shutil.which("helm") or str(Path.home() / ".cache/fraiday/bin/helm")
-    if not os.access(found, os.X_OK):
-        pytest.fail(
-            "helm is not installed: run ./scripts/setup.sh (it builds helm with `go install`)", pytrace=False
-        )
-    return found
-
-
-def helm(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([helm_binary(), *args], capture_output=True, text=True, timeout=120, check=False)
-
-
-def render(tmp_path: Path, values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    args = ["template", "rel", str(CHART), "--kube-version", KUBERNETES_VERSION]
-    if values is not None:
-        path = tmp_path / "values.yaml"
-        path.write_text(yaml.safe_dump(values))
-        args += ["--values", str(path)]
-    result = helm(*args)
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-
-
-def of_kind(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
-    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
-
-
-def container(deployment: dict[str, Any]) -> dict[str, Any]:
-    containers: list[dict[str, Any]] = deployment["spec"]["template"]["spec"]["containers"]
-    (only,) = containers
-    return only
+from tests.charts.chart import (
+    CHART,
+    CUSTOM_KINDS,
+    KUBERNETES_VERSION,
+    container,
+    helm,
+    of_kind,
+    render,
+)
 
 
 def test_helm_lint_passes() -> None:
@@ -63,16 +32,16 @@ def test_defaults_render_one_server_and_three_workers_that_validate(tmp_path: Pa
     deployments = of_kind(objects, "Deployment")
     assert set(deployments) == {
         "rel-fraiday-server",
-        "rel-fraiday-worker-chat-workflow",
-        "rel-fraiday-worker-events",
-        "rel-fraiday-worker-semantic-layer",
+        "rel-fraiday-chat-workflow-worker",
+        "rel-fraiday-event-processor-worker",
+        "rel-fraiday-semantic-layer-worker",
     }
     args = {name: container(d).get("args") for name, d in deployments.items()}
     assert args == {
         "rel-fraiday-server": None,
-        "rel-fraiday-worker-chat-workflow": ["worker", "--queue=chat_workflow", "--concurrency=2"],
-        "rel-fraiday-worker-events": ["worker", "--queue=events", "--concurrency=2"],
-        "rel-fraiday-worker-semantic-layer": ["worker", "--queue=semantic_layer", "--concurrency=1"],
+        "rel-fraiday-chat-workflow-worker": ["worker", "--queue=chat_workflow", "--concurrency=2"],
+        "rel-fraiday-event-processor-worker": ["worker", "--queue=events", "--concurrency=2"],
+        "rel-fraiday-semantic-layer-worker": ["worker", "--queue=semantic_layer", "--concurrency=1"],
     }
     assert "command" not in container(deployments["rel-fraiday-server"])
     selectors = [tuple(sorted(d["spec"]["selector"]["matchLabels"].items())) for d in deployments.values()]
@@ -114,15 +83,15 @@ def test_probes_ports_security_and_resources(tmp_path: Path) -> None:
             assert env["FRAIDAY_WORKER_GRACE_SECONDS"] == "25"
 
 
-def test_a_fourth_worker_is_a_fourth_map_entry(tmp_path: Path) -> None:
+def test_a_fourth_worker_beside_the_defaults_is_a_fourth_default_entry(tmp_path: Path) -> None:
     values = {
-        "workers": {
+        "defaultWorkers": {
             "bulkEvents": {"queues": ["events", "semantic_layer"], "concurrency": 4, "replicaCount": 3}
         }
     }
     deployments = of_kind(render(tmp_path, values), "Deployment")
     assert len(deployments) == 5
-    bulk = deployments["rel-fraiday-worker-bulk-events"]
+    bulk = deployments["rel-fraiday-bulk-events-worker"]
     assert container(bulk)["args"] == [
         "worker",
         "--queue=events",
@@ -182,9 +151,9 @@ def test_each_optional_feature_renders_only_when_enabled(
 
 
 def test_keda_replaces_the_fixed_replica_count(tmp_path: Path) -> None:
-    objects = render(tmp_path, {"workers": {"events": {"queues": ["events"], "keda": {"enabled": True}}}})
-    assert "replicas" not in of_kind(objects, "Deployment")["rel-fraiday-worker-events"]["spec"]
-    assert set(of_kind(objects, "ScaledObject")) == {"rel-fraiday-worker-events"}
+    objects = render(tmp_path, {"defaultWorkers": {"eventProcessor": {"keda": {"enabled": True}}}})
+    assert "replicas" not in of_kind(objects, "Deployment")["rel-fraiday-event-processor-worker"]["spec"]
+    assert set(of_kind(objects, "ScaledObject")) == {"rel-fraiday-event-processor-worker"}
 
 
 @pytest.mark.parametrize(

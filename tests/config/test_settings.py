@@ -14,7 +14,7 @@ def test_defaults_follow_the_seed() -> None:
     assert settings.redis_url == "redis://localhost:6379/0"
     assert settings.mongodb_database == "api_service"
     assert settings.port == 8080
-    assert settings.queue_weights == {"chat_workflow": 6, "events": 3, "semantic_layer": 2}
+    assert settings.queue_weights == {"chat_workflow": 6, "events": 3, "semantic_layer": 2, "default": 2}
 
 
 def test_redis_parts_build_the_url_and_redis_url_wins(monkeypatch: pytest.MonkeyPatch) -> None:
