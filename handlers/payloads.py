@@ -7,13 +7,37 @@ for an id instead of guessing.
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
-ObjectIdStr = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{24}$")]
-"""A MongoDB ObjectId in its 24-hex-digit form (sessions and messages)."""
+OBJECT_ID_PATTERN = r"^[0-9a-fA-F]{24}$"
+OBJECT_ID_RULE = "must be a MongoDB ObjectId: 24 hexadecimal digits"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$"
+NAME_RULE = "must be 1-128 characters: letters, digits and _ . : @ / -, starting with a letter or digit"
+RULES = {OBJECT_ID_PATTERN: OBJECT_ID_RULE, NAME_PATTERN: NAME_RULE}
+"""What an error says for each pattern: the rule in words, the same words the OpenAPI document shows."""
 
-Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$")]
-"""An identifier chosen by the caller (client ids, event ids, event types): 1-128 safe characters."""
+
+def _lower_hex(value: Any) -> Any:
+    """Go's ``primitive.ObjectIDFromHex`` took either case; the stored form is lower case."""
+    return value.lower() if isinstance(value, str) else value
+
+
+ObjectIdStr = Annotated[
+    str,
+    StringConstraints(pattern=OBJECT_ID_PATTERN),
+    BeforeValidator(_lower_hex),
+    Field(description=f"An id fraiday stored; {OBJECT_ID_RULE} (either case)."),
+]
+"""Sessions and messages: fraiday stores them, like the Go service did, under MongoDB ObjectIds."""
+
+Name = Annotated[
+    str,
+    StringConstraints(pattern=NAME_PATTERN),
+    Field(description=f"An identifier chosen by the caller; {NAME_RULE}."),
+]
+"""Client ids, event ids, event and entity types, sync types: chosen by callers, and used in URL paths,
+the ``X-Fraiday-Event`` header, Redis keys and metric labels, so they keep to characters that are safe
+in all of those. UUIDs, slugs, dotted types, URNs and e-mail addresses fit."""
 
 
 class Payload(BaseModel):
@@ -53,6 +77,7 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
         if error["type"] == "extra_forbidden":
             message = "unknown field"
         elif error["type"] == "string_pattern_mismatch":
-            message = f"has an invalid format (expected {error['ctx']['pattern']})"
+            pattern = error["ctx"]["pattern"]
+            message = RULES.get(pattern, f"has an invalid format (expected {pattern})")
         errors.setdefault(path, message)
     return errors

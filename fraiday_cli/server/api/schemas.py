@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from handlers.payloads import EventProcessorPayload, Name, ObjectIdStr, Payload
+from handlers.payloads import NAME_RULE, EventProcessorPayload, Name, ObjectIdStr, Payload
 
 TaskId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,128}$")]
 EventType = Annotated[str, StringConstraints(pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127})$")]
@@ -65,7 +65,9 @@ class MessageCreate(Payload):
 
 
 class EventCreate(EventProcessorPayload):
-    event_id: Name | None = Field(None, description="Idempotency key; generated when absent.")  # type: ignore[assignment]
+    event_id: Name | None = Field(  # type: ignore[assignment]
+        None, description=f"Idempotency key, generated when absent; {NAME_RULE}."
+    )
 
 
 class SyncCreate(Payload):
