@@ -22,8 +22,8 @@ if [ -z "${REDIS_URL:-}${REDIS_HOST:-}" ]; then
 fi
 if [ -z "${MONGODB_URI:-}" ]; then
   port=27017; while ! port_free "$port"; do port=$((port + 1)); done
-  "${HOME}/.cache/fraiday/bin/ferretdb" --handler=sqlite --sqlite-url="file:$state/mongo/" \
-    --state-dir="$state/mongo" --listen-addr="127.0.0.1:$port" --debug-addr=- --telemetry=disable \
+  # FerretDB on its own PostgreSQL cluster, the same server the tests run against.
+  .venv/bin/python -m tests.harness.mongo_server --dir "$state/mongo" --port "$port" \
     > "$state/logs/ferretdb.log" 2>&1 &
   pids+=($!)
   export MONGODB_URI="mongodb://127.0.0.1:$port/api_service"

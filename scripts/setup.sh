@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything fraiday needs on a Debian-like machine with Python 3.11+ and Go. Idempotent:
 # a second run only checks. Installs: the project in .venv (with its dev tools), Debian's redis-server,
-# FerretDB 1.24.2 (a MongoDB-wire server on SQLite) in ~/.cache/fraiday/bin, unless
+# FerretDB 1.24.2 (a MongoDB-wire server) in ~/.cache/fraiday/bin on Debian's postgresql, unless
 # FRAIDAY_TEST_MONGODB_URI names a real MongoDB to use instead, helm (for the chart tests) and Debian's
 # chromium and chromium-driver (the dashboard's browser tests).
 set -euo pipefail
@@ -43,6 +43,15 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
   say "installing chromium and chromium-driver (Debian packages, for the dashboard's browser tests)"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+if [ -z "${FRAIDAY_TEST_MONGODB_URI:-}" ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 \
+  && ! command -v postgres >/dev/null 2>&1; then
+  say "installing postgresql (Debian package): FerretDB's storage"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 postgresql >/dev/null
+  # The package starts a system cluster on 5432; fraiday's scripts run their own clusters.
+  as_root service postgresql stop >/dev/null 2>&1 || true
 fi
 
 if [ -z "${FRAIDAY_TEST_MONGODB_URI:-}" ] && [ ! -x "$BIN_DIR/ferretdb" ]; then

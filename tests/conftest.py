@@ -52,9 +52,11 @@ def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FerretDBS
         server = FerretDBServer(tmp_path_factory.mktemp("ferretdb"))
     except HarnessError as exc:
         pytest.fail(str(exc), pytrace=False)
-    _start_or_fail(server)
-    yield server
-    server.stop()
+    try:
+        _start_or_fail(server)
+        yield server
+    finally:
+        server.shutdown()
 
 
 @pytest.fixture(scope="session")

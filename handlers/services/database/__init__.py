@@ -18,7 +18,8 @@ from handlers.services.database.webhooks import DeliveryStore, SubscriptionStore
 INDEXES: dict[str, list[IndexModel]] = {
     "chat_sessions": [IndexModel([("client_id", ASCENDING), ("created_at", DESCENDING)])],
     "chat_messages": [
-        IndexModel([("session_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]),
+        # Both message queries filter by session and order by _id (a message page, a chat's context).
+        IndexModel([("session_id", ASCENDING), ("_id", ASCENDING)]),
         IndexModel([("reply_key", ASCENDING)], unique=True, sparse=True),
     ],
     "webhook_subscriptions": [IndexModel([("client_id", ASCENDING), ("active", ASCENDING)])],
