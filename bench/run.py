@@ -102,7 +102,7 @@ def main() -> None:
                 "machine": machine(),
                 "command": "nox -s bench" + (" -- --quick" if args.quick else ""),
                 "overhead": overhead.run(stack, jobs=10_000 // scale),
-                "mongodb": "MongoDB at FRAIDAY_TEST_MONGODB_URI" if external else "FerretDB 1.24 (PostgreSQL)",
+                "mongodb": "MongoDB (FRAIDAY_TEST_MONGODB_URI)" if external else "FerretDB 1.24 (PostgreSQL)",
                 "workflow": workflow.run(stack, jobs=workflow_jobs // scale, light_jobs=100 // scale),
                 "memory": resources.memory(stack),
                 "api": api_load.run(stack, seconds=10.0 / scale if args.quick else 10.0),
