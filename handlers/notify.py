@@ -72,9 +72,12 @@ def notify(
             subscription["_id"],
             status.value,
             extra={
+                "event_type": event_type,
+                "subscription_id": str(subscription["_id"]),
                 "delivery_id": record["delivery_id"],
+                "delivery_status": status.value,
                 "status_code": attempt.status_code,
-                "latency_ms": attempt.latency_ms,
+                "duration_ms": attempt.latency_ms,
                 "error": attempt.error,
             },
         )

@@ -5,6 +5,7 @@ Failures are classified for the task's retry policy: a 5xx, a timeout or a lost 
 is permanent (:class:`AIServiceRejected`), because sending the same request again will not change it.
 """
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from handlers.services.http import CONNECT_TIMEOUT_SECONDS, excerpt, pooled_sess
 from handlers.tracing import current_carrier, tracer
 
 Mode = Literal["reply", "suggestion"]
+
+log = logging.getLogger("fraiday.ai")
 
 
 class AIServiceUnavailable(Exception):
@@ -127,7 +130,12 @@ class AIClient:
         except requests.RequestException as exc:
             raise AIServiceUnavailable(f"AI service unreachable ({path}): {type(exc).__name__}") from None
         finally:
-            AI_REQUEST_DURATION.labels(call, status).observe(time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            AI_REQUEST_DURATION.labels(call, status).observe(seconds)
+            # The task's fields (task_id, attempt, ...) come from the log context the dispatcher binds.
+            duration_ms = round(seconds * 1000, 2)
+            fields = {"call": call, "status": status, "path": path, "duration_ms": duration_ms}
+            log.info("ai %s answered %s in %.0f ms", call, status, duration_ms, extra=fields)
         if response.status_code >= 500 or response.status_code == 429:
             raise AIServiceUnavailable(
                 f"AI service answered {response.status_code} ({path}): {excerpt(response.text)}"

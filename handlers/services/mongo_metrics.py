@@ -1,8 +1,16 @@
-"""Timing every MongoDB command through pymongo's command monitoring, by operation and collection."""
+"""Timing every MongoDB command through pymongo's command monitoring, by operation and collection.
+
+Each command is also a DEBUG log line with its duration: pymongo calls the listener in the thread that
+ran the command, so the line carries the task's log context like any other line of the job.
+"""
+
+import logging
 
 from pymongo import monitoring
 
 from handlers.metrics import MONGO_OPERATION_DURATION
+
+log = logging.getLogger("fraiday.mongodb")
 
 
 class CommandTimer(monitoring.CommandListener):
@@ -15,12 +23,30 @@ class CommandTimer(monitoring.CommandListener):
         target = event.command.get(event.command_name)
         self._collections[(event.connection_id, event.request_id)] = target if isinstance(target, str) else ""
 
-    def _observe(self, event: monitoring.CommandSucceededEvent | monitoring.CommandFailedEvent) -> None:
+    def _observe(
+        self, event: monitoring.CommandSucceededEvent | monitoring.CommandFailedEvent, outcome: str
+    ) -> None:
         collection = self._collections.pop((event.connection_id, event.request_id), "")
         MONGO_OPERATION_DURATION.labels(event.command_name, collection).observe(event.duration_micros / 1e6)
+        if log.isEnabledFor(logging.DEBUG):
+            duration_ms = round(event.duration_micros / 1000, 2)
+            fields = {
+                "operation": event.command_name,
+                "collection": collection,
+                "outcome": outcome,
+                "duration_ms": duration_ms,
+            }
+            log.debug(
+                "mongodb %s %s %s in %.1f ms",
+                event.command_name,
+                collection,
+                outcome,
+                duration_ms,
+                extra=fields,
+            )
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        self._observe(event)
+        self._observe(event, "ok")
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        self._observe(event)
+        self._observe(event, "failed")
