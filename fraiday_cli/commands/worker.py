@@ -12,6 +12,7 @@ from fraiday_cli.commands.common import DEFAULT_REGISTRY, load_registry, start
 from fraiday_cli.connections import redis_client
 from fraiday_cli.observability.metrics import enable_multiprocess
 from fraiday_cli.observability.tracing import configure_tracing
+from fraiday_cli.worker.maintenance import RecoveryTimes
 from fraiday_cli.worker.pool import PoolOptions, SlotPool
 from fraiday_cli.worker.probes import Probes, serve
 from fraiday_cli.worker.slot import SlotPolicy
@@ -69,19 +70,20 @@ def worker(
     unrouted = sorted(set(queues) - set(tasks.queues))
     if unrouted:
         log.warning("no task type is routed to queue(s) %s", ", ".join(unrouted))
-    # A killed slot's job waits at most one lease to expire plus one cleanup interval: both half the bound.
-    half_recovery = settings.recovery_seconds // 2
+    recovery = RecoveryTimes.within(settings.recovery_seconds)
     options = PoolOptions(
         queues=queues,
         concurrency=concurrency,
         policy=SlotPolicy(
             weights=settings.queue_weights,
             strict=strict,
-            lease_seconds=half_recovery,
+            lease_seconds=recovery.lease,
             redactor=Redactor(settings.secret_values()),
         ),
         grace_seconds=grace_period or settings.worker_grace_seconds,
-        maintenance_seconds=half_recovery,
+        # An idle slot's BLPOP returns this often, so it notices a paused or resumed queue in time.
+        maintenance_seconds=settings.recovery_seconds // 2,
+        recovery=recovery,
         max_jobs=max_jobs,
         log_level=settings.log_level,
         slot_setup=partial(prepare_slot, tasks, settings),

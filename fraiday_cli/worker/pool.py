@@ -1,9 +1,12 @@
 """The pool: RQ's WorkerPool forking one :class:`SlotWorker` per slot, plus a bounded graceful stop.
 
-RQ's pool already forks, reaps and respawns slots; it only lacks a way to pass our worker options and a
-limit on how long a stop may take. On SIGTERM or SIGINT every slot finishes its current job; when the
-grace period is over, slots still busy are interrupted (their job goes back to its queue), and a slot
-that still does not exit is killed, leaving its job to lease-expiry recovery.
+RQ's pool already forks, reaps and respawns slots; it lacks a way to pass our worker options, a limit
+on how long a stop may take, and maintenance that does not depend on a slot being idle: the pool process
+runs it (:mod:`fraiday_cli.worker.maintenance`) and restarts it whenever it dies.
+
+On SIGTERM or SIGINT every slot finishes its current job; when the grace period is over, slots still
+busy are interrupted (their job goes back to its queue), and a slot that still does not exit is killed,
+leaving its job to lease-expiry recovery.
 """
 
 import logging
@@ -19,6 +22,7 @@ from redis import ConnectionPool, Redis
 from rq.queue import Queue
 from rq.worker_pool import ForkProcess, WorkerData, WorkerPool
 
+from fraiday_cli.worker.maintenance import Maintenance, MaintenanceThread, RecoveryTimes
 from fraiday_cli.worker.slot import INTERRUPT_SIGNAL, SlotPolicy, SlotWorker
 from handlers.wire_format import SERIALIZER
 
@@ -26,6 +30,10 @@ log = logging.getLogger("fraiday.worker")
 
 KILL_AFTER_INTERRUPT_SECONDS = 5.0
 SLOT_TTL_MARGIN_SECONDS = 15
+RECONNECT_MAX_WAIT_SECONDS = 3.0
+"""A slot retries a lost Redis at most this far apart (RQ backs off to 60 s), so work resumes promptly."""
+MAINTENANCE_SOCKET_TIMEOUT_SECONDS = 10.0
+DEFAULT_RECOVERY = RecoveryTimes.within(60)
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,7 @@ class PoolOptions:
     policy: SlotPolicy
     grace_seconds: float
     maintenance_seconds: int
+    recovery: RecoveryTimes = DEFAULT_RECOVERY
     max_jobs: int | None = None
     log_level: str = "INFO"
     slot_setup: Callable[[], None] | None = None
@@ -63,9 +72,11 @@ def run_slot(
         # The idle BLPOP returns every maintenance interval, so abandoned-job cleanup runs on time.
         worker_ttl=options.maintenance_seconds + SLOT_TTL_MARGIN_SECONDS,
     )
+    worker.max_connection_wait_time = RECONNECT_MAX_WAIT_SECONDS
     # RQ logs three INFO lines per job; fraiday.task already logs each job's start and outcome.
     rq_level = "DEBUG" if options.log_level == "DEBUG" else "WARNING"
-    worker.work(with_scheduler=True, max_jobs=options.max_jobs, logging_level=rq_level)
+    # No RQ scheduler in the slot: the pool's maintenance moves due jobs (fraiday_cli.worker.due_jobs).
+    worker.work(with_scheduler=False, max_jobs=options.max_jobs, logging_level=rq_level)
 
 
 class SlotPool(WorkerPool):
@@ -81,6 +92,21 @@ class SlotPool(WorkerPool):
         self.options = options
         self._stop_deadline: float | None = None
         self._interrupted = False
+        self.maintenance = MaintenanceThread(
+            lambda: Maintenance(self._maintenance_connection, list(options.queues), options.recovery)
+        )
+
+    def _maintenance_connection(self) -> Redis:
+        """Its own client, with timeouts: maintenance must notice a hung Redis instead of blocking."""
+        kwargs = {**self._pool_kwargs, "socket_timeout": MAINTENANCE_SOCKET_TIMEOUT_SECONDS}
+        pool = ConnectionPool(connection_class=self._pool_class, **kwargs)
+        return self._connection_class(connection_pool=pool)
+
+    def check_workers(self, respawn: bool = True) -> None:
+        """RQ's pool loop calls this every second: respawn dead slots, and restart dead maintenance."""
+        super().check_workers(respawn)
+        if self.status != self.Status.STOPPED:
+            self.maintenance.supervise()
 
     def get_worker_process(
         self, name: str, burst: bool, _sleep: float = 0, logging_level: str = "INFO"
@@ -125,4 +151,7 @@ class SlotPool(WorkerPool):
         return list(self.worker_dict.values())
 
     def run(self) -> None:
-        self.start(burst=False, logging_level=self.options.log_level)
+        try:
+            self.start(burst=False, logging_level=self.options.log_level)
+        finally:
+            self.maintenance.stop()

@@ -19,6 +19,7 @@ from rq.exceptions import DeserializationError
 from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.timeouts import UnixSignalDeathPenalty
+from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
 from config.redaction import Redactor
@@ -108,6 +109,11 @@ class SlotWorker(SimpleWorker):
             if result is None or result[1].name not in paused_queues(self.connection):
                 return result
             result[1].push_job_id(result[0].id, at_front=True)
+
+    def run_maintenance_tasks(self) -> None:
+        """The pool process does maintenance (fraiday_cli.worker.maintenance), busy slots or not; RQ's own
+        would race it and send recovered jobs the slow way, through retry scheduling."""
+        self.last_cleaned_at = now()  # type: ignore[assignment]  # RQ annotates it None only
 
     def reorder_queues(self, reference_queue: Queue) -> None:
         """Nothing to do: the order is drawn when RQ reads it."""

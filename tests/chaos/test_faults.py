@@ -118,9 +118,7 @@ def test_a_redis_restart_mid_load_loses_no_accepted_event(
         producer.join()
         wait_for(
             lambda: set(accepted) <= set(deliveries_by_event(receiver)),
-            # A retry scheduled during the outage can wait for RQ's scheduler: its process dies on the
-            # lost connection and its lock (61 s) must expire before a slot's maintenance starts another.
-            150,
+            60,
             what="every accepted event delivered",
         )
     assert 503 in statuses, "the outage was visible as 503s"

@@ -71,7 +71,7 @@ def test_a_killed_slot_s_job_is_recovered_and_finishes_once(
         pid = int(redis_conn.lindex(STARTED + "victim", 0).split(b":")[0])
         killed_at = time.monotonic()
         os.kill(pid, signal.SIGKILL)
-        # FRAIDAY_RECOVERY_SECONDS=6 in tests: the lease (3 s) expires and cleanup (every 3 s) requeues it.
+        # FRAIDAY_RECOVERY_SECONDS=6 in tests: the lease (3 s) expires and a sweep (every 1 s) requeues it.
         wait_for(lambda: effects(redis_conn).get("victim") == 1, 6 + 2 + 5, what="recovered job")
         assert time.monotonic() - killed_at < 6 + 2 + 5
         time.sleep(1)

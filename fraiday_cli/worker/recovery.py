@@ -1,0 +1,189 @@
+"""Putting the jobs of dead slots back on their queues, at once and atomically.
+
+Two ways a job can be left behind by a process that died:
+
+- **Lease expired**: the job is in its queue's started registry (``rq:wip:<queue>``) but its slot stopped
+  renewing the lease (:mod:`fraiday_cli.worker.lease`). RQ's own cleanup would send it through retry
+  scheduling (a backoff, then a scheduler that may be waiting on a dead scheduler's lock); here it goes
+  straight back to the front of its queue, using up one attempt so a job that kills its slot every time
+  still ends in the dead-letter registry. Out of attempts, RQ's cleanup fails it as usual.
+- **Orphaned in the dequeue window**: the slot popped the id (BLPOP, or BLMOVE into RQ's intermediate
+  list) and died or lost its connection before the job reached the started registry. The job hash then
+  says ``queued`` (or ``started``) and is in no list and no registry. A scan (at most one per
+  ``interval`` across all pools) finds such jobs; one still orphaned at a later scan, at least half an
+  interval after it was first seen, is requeued (a healthy slot crosses the window in milliseconds). It
+  has not run, so no attempt is used.
+
+Each requeue is one Lua script that re-checks the job's state, so concurrent sweepers on many pools, a
+slot finishing the job meanwhile, or a sweeper killed halfway never lose or duplicate a queue entry.
+"""
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from rq.registry import StartedJobRegistry
+from rq.serializers import JSONSerializer
+
+from fraiday_cli.tasks.client import queue_for
+
+log = logging.getLogger("fraiday.worker")
+
+JOB_PREFIX = "rq:job:"
+EXECUTION_KEY = "rq:execution:{entry}"
+ORPHAN_SUSPECTS_KEY = "fraiday:orphan-suspects"
+"""Job id -> when a scan first saw it orphaned; shared, since consecutive scans may run on other pools."""
+ORPHAN_SCAN_LOCK_KEY = "fraiday:orphan-scan"
+SCAN_BATCH = 1000
+
+REQUEUE_EXPIRED = """
+-- KEYS: started registry, job hash, queue list, intermediate list, execution hash
+-- ARGV: registry entry, now, job id, enqueued_at
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score or tonumber(score) > tonumber(ARGV[2]) then return 0 end
+local status = redis.call('HGET', KEYS[2], 'status')
+if status ~= 'started' and status ~= 'queued' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return -1
+end
+local retries = tonumber(redis.call('HGET', KEYS[2], 'retries_left') or '0') or 0
+if retries < 1 then return 2 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[5])
+redis.call('LREM', KEYS[4], 0, ARGV[3])
+redis.call('HSET', KEYS[2], 'status', 'queued', 'retries_left', tostring(retries - 1), 'enqueued_at', ARGV[4])
+redis.call('LPUSH', KEYS[3], ARGV[3])
+return 1
+"""
+
+REQUEUE_ORPHAN = """
+-- KEYS: job hash, queue list, intermediate list, started registry
+-- ARGV: job id, enqueued_at
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'queued' and status ~= 'started' then return 0 end
+if redis.call('LPOS', KEYS[2], ARGV[1]) then return 0 end
+local prefix = ARGV[1] .. ':'
+for _, entry in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
+  if string.sub(entry, 1, #prefix) == prefix then return 0 end
+end
+redis.call('LREM', KEYS[3], 0, ARGV[1])
+redis.call('HSET', KEYS[1], 'status', 'queued', 'enqueued_at', ARGV[2])
+redis.call('LPUSH', KEYS[2], ARGV[1])
+return 1
+"""
+
+
+def _rq_timestamp() -> str:
+    """RQ's own format for ``enqueued_at``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def requeue_expired(connection: redis.Redis, queue: str) -> list[str]:
+    """Requeue every job of ``queue`` whose lease has expired; returns their ids."""
+    rq_queue = queue_for(queue, connection)
+    registry = StartedJobRegistry(queue, connection=connection, serializer=JSONSerializer)
+    now = time.time()
+    script = connection.register_script(REQUEUE_EXPIRED)
+    requeued: list[str] = []
+    exhausted = False
+    for raw in connection.zrangebyscore(registry.key, 0, now):
+        entry = _text(raw)
+        job_id = entry.split(":", 1)[0]
+        keys = [
+            registry.key,
+            JOB_PREFIX + job_id,
+            rq_queue.key,
+            rq_queue.intermediate_queue_key,
+            EXECUTION_KEY.format(entry=entry),
+        ]
+        outcome = script(keys=keys, args=[entry, now, job_id, _rq_timestamp()])
+        if outcome == 1:
+            requeued.append(job_id)
+            log.warning("job %s lost its slot (lease expired): back on %s", job_id, queue)
+        exhausted = exhausted or outcome == 2
+    if exhausted:
+        # Out of attempts: RQ's cleanup fails them (dead-letter registry, dependents) as it always has.
+        registry.cleanup(timestamp=now)
+    return requeued
+
+
+class OrphanSweep:
+    """Finds jobs lost in the dequeue window; requeues those still orphaned at a later scan."""
+
+    def __init__(self, connection: redis.Redis, interval_seconds: int) -> None:
+        self.connection = connection
+        self.interval = interval_seconds
+        self._requeue = connection.register_script(REQUEUE_ORPHAN)
+
+    def run(self) -> list[str]:
+        """One scan, at most once per ``interval`` across every pool sharing this Redis."""
+        if not self.connection.set(ORPHAN_SCAN_LOCK_KEY, "1", nx=True, ex=self.interval):
+            return []
+        orphans = self.find()
+        now = time.time()
+        suspects = {_text(k): float(v) for k, v in self.connection.hgetall(ORPHAN_SUSPECTS_KEY).items()}
+        requeued: list[str] = []
+        with self.connection.pipeline(transaction=False) as pipeline:
+            for job_id in set(suspects) - set(orphans):
+                pipeline.hdel(ORPHAN_SUSPECTS_KEY, job_id)
+            for job_id, origin in orphans.items():
+                if job_id not in suspects:
+                    pipeline.hset(ORPHAN_SUSPECTS_KEY, job_id, now)
+                elif now - suspects[job_id] >= self.interval / 2:
+                    if self._requeue_orphan(job_id, origin):
+                        requeued.append(job_id)
+                    pipeline.hdel(ORPHAN_SUSPECTS_KEY, job_id)
+            pipeline.execute()
+        return requeued
+
+    def find(self) -> dict[str, str]:
+        """Job id -> queue of every job that says it is queued or started yet is in no list or registry."""
+        candidates: dict[str, dict[str, str]] = {}
+        for batch in _batches(self._job_ids(), SCAN_BATCH):
+            with self.connection.pipeline(transaction=False) as pipeline:
+                for job_id in batch:
+                    pipeline.hmget(JOB_PREFIX + job_id, "status", "origin")
+                rows = pipeline.execute()
+            for job_id, (status, origin) in zip(batch, rows, strict=True):
+                if status in (b"queued", b"started") and origin:
+                    candidates.setdefault(_text(origin), {})[job_id] = _text(status)
+        orphans: dict[str, str] = {}
+        for origin, jobs in candidates.items():
+            queue = queue_for(origin, self.connection)
+            listed = {_text(i) for i in self.connection.lrange(queue.key, 0, -1)}
+            wip = self.connection.zrange(queue.started_job_registry.key, 0, -1)
+            started = {_text(entry).split(":", 1)[0] for entry in wip}
+            orphans.update({job_id: origin for job_id in jobs if job_id not in listed | started})
+        return orphans
+
+    def _job_ids(self) -> Iterator[str]:
+        for key in self.connection.scan_iter(match=JOB_PREFIX + "*", count=SCAN_BATCH, _type="hash"):
+            job_id = _text(key)[len(JOB_PREFIX) :]
+            if ":" not in job_id:
+                yield job_id
+
+    def _requeue_orphan(self, job_id: str, origin: str) -> bool:
+        queue = queue_for(origin, self.connection)
+        keys = [JOB_PREFIX + job_id, queue.key, queue.intermediate_queue_key, queue.started_job_registry.key]
+        if self._requeue(keys=keys, args=[job_id, _rq_timestamp()]) != 1:
+            return False
+        log.warning("job %s was lost between dequeue and start: back on %s", job_id, origin)
+        return True
+
+
+def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
