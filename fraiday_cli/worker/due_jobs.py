@@ -16,6 +16,7 @@ import time
 import redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.queue import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 from rq.scripts import acquire_or_refresh_lock, release_lock
@@ -60,18 +61,23 @@ class DueJobs:
         due = registry.get_jobs_to_schedule(int(time.time()))
         for job_id in due:
             try:
-                job = Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
-            except NoSuchJobError:
-                registry.remove(job_id)
-                continue
-            except Exception as error:  # any job that cannot be loaded is dead-lettered, never fatal
-                self._dead_letter(name, job_id, f"scheduled job could not be loaded: {error!r}")
-                continue
-            with self.connection.pipeline() as pipeline:
-                queue.enqueue_job(job, pipeline=pipeline, at_front=job.should_enqueue_at_front())
-                registry.remove(job, pipeline=pipeline)
-                pipeline.execute()
+                self._move(job_id, queue, registry)
+            except redis.RedisError:
+                raise
+            except Exception as error:  # a job that cannot be read or written back is dead-lettered
+                self._dead_letter(name, job_id, f"scheduled job could not be enqueued: {error!r}")
         return len(due)
+
+    def _move(self, job_id: str, queue: Queue, registry: ScheduledJobRegistry) -> None:
+        try:
+            job = Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
+        except NoSuchJobError:
+            registry.remove(job_id)
+            return
+        with self.connection.pipeline() as pipeline:
+            queue.enqueue_job(job, pipeline=pipeline, at_front=job.should_enqueue_at_front())
+            registry.remove(job, pipeline=pipeline)
+            pipeline.execute()
 
     def _dead_letter(self, name: str, job_id: str, reason: str) -> None:
         log.error("job %s on %s moved to the failed registry: %s", job_id, name, reason)

@@ -1,0 +1,180 @@
+"""The pool's maintenance on real Redis: lease-expiry requeue, the orphan sweep, due jobs and supervision.
+
+Jobs are put in the state a dead slot leaves them in by RQ's own code (a real execution in the started
+registry, a real BLMOVE into the intermediate list); only the clock is moved, by rewriting a lease's
+expiry or a suspect's first sighting into the past.
+"""
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+import redis
+from rq.job import Job
+from rq.queue import Queue
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.scheduler import RQScheduler
+from rq.scripts import acquire_or_refresh_lock
+from rq.serializers import JSONSerializer
+
+from fraiday_cli.tasks.client import TaskClient, queue_for
+from fraiday_cli.worker.due_jobs import DueJobs
+from fraiday_cli.worker.maintenance import Maintenance, MaintenanceThread, RecoveryTimes
+from fraiday_cli.worker.recovery import (
+    ORPHAN_SCAN_LOCK_KEY,
+    ORPHAN_SUSPECTS_KEY,
+    OrphanSweep,
+    requeue_expired,
+)
+from fraiday_cli.worker.slot import SlotPolicy, SlotWorker
+from tests.processes import wait_for
+from tests.support.tasks import REGISTRY
+
+TIMES = RecoveryTimes.within(6)
+
+
+def running(conn: redis.Redis, key: str = "k") -> tuple[Job, str]:
+    """A job as a slot leaves it the moment it is SIGKILLed mid-run: started, in the started registry."""
+    task = TaskClient(conn, REGISTRY).enqueue("test:sleep", {"key": key, "seconds": 1})
+    queue = queue_for("events", conn)
+    worker = SlotWorker([queue], connection=conn, serializer=JSONSerializer, policy=SlotPolicy({}))
+    job, _ = Queue.dequeue_any([queue], None, connection=conn, serializer=JSONSerializer) or (None, None)
+    assert job is not None and job.id == task.task_id
+    execution = worker.prepare_execution(job)
+    worker.prepare_job_execution(job, remove_from_intermediate_queue=True)
+    return job, f"{job.id}:{execution.id}"
+
+
+def expire(conn: redis.Redis, entry: str) -> None:
+    conn.zadd("rq:wip:events", {entry: time.time() - 1})
+
+
+def field(conn: redis.Redis, job_id: str, name: str) -> bytes | None:
+    value = conn.hget(f"rq:job:{job_id}", name)
+    return value if value is None else bytes(value)
+
+
+def test_an_expired_lease_puts_the_job_back_at_the_front_using_one_attempt(redis_conn: redis.Redis) -> None:
+    job, entry = running(redis_conn)
+    TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "waiting"})
+    assert requeue_expired(redis_conn, "events") == [], "a live lease is left alone"
+    expire(redis_conn, entry)
+    assert requeue_expired(redis_conn, "events") == [job.id]
+    assert requeue_expired(redis_conn, "events") == [], "requeued once, however many sweepers"
+    assert redis_conn.lindex("rq:queue:events", 0) == job.id.encode()
+    assert redis_conn.zcard("rq:wip:events") == 0
+    assert field(redis_conn, job.id, "status") == b"queued"
+    assert field(redis_conn, job.id, "retries_left") == b"1"
+    assert not redis_conn.exists(f"rq:execution:{entry}")
+
+
+def test_an_expired_lease_with_no_attempt_left_fails_the_job(redis_conn: redis.Redis) -> None:
+    job, entry = running(redis_conn)
+    redis_conn.hset(f"rq:job:{job.id}", "retries_left", 0)
+    expire(redis_conn, entry)
+    assert requeue_expired(redis_conn, "events") == []
+    assert job.id in FailedJobRegistry("events", connection=redis_conn)
+    assert field(redis_conn, job.id, "status") == b"failed"
+    assert redis_conn.llen("rq:queue:events") == 0
+
+
+def test_a_job_popped_by_a_slot_that_died_is_requeued_by_the_second_scan(redis_conn: redis.Redis) -> None:
+    task = TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "lost"})
+    TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "waiting"})
+    assert redis_conn.lpop("rq:queue:events") == task.task_id.encode()  # the pop whose answer was lost
+    sweep = OrphanSweep(redis_conn, TIMES.orphan_scan)
+    assert sweep.find() == {task.task_id: "events"}, "only the popped job: the waiting one is listed"
+    assert sweep.run() == [], "first sighting: a healthy slot may be about to start it"
+    assert sweep.run() == [], "at most one scan per interval, across pools"
+    redis_conn.delete(ORPHAN_SCAN_LOCK_KEY)
+    redis_conn.hset(ORPHAN_SUSPECTS_KEY, task.task_id, time.time() - TIMES.orphan_scan)
+    assert sweep.run() == [task.task_id]
+    assert redis_conn.lindex("rq:queue:events", 0) == task.task_id.encode()
+    assert redis_conn.hlen(ORPHAN_SUSPECTS_KEY) == 0
+
+
+def test_a_job_stuck_in_rq_s_intermediate_list_is_an_orphan_and_leaves_it(redis_conn: redis.Redis) -> None:
+    task = TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "moved"})
+    queue = queue_for("events", redis_conn)
+    assert Queue.lmove(redis_conn, queue.key, None) is not None  # a single-queue slot's dequeue
+    assert redis_conn.lrange(queue.intermediate_queue_key, 0, -1) == [task.task_id.encode()]
+    sweep = OrphanSweep(redis_conn, TIMES.orphan_scan)
+    sweep.run()
+    redis_conn.delete(ORPHAN_SCAN_LOCK_KEY)
+    redis_conn.hset(ORPHAN_SUSPECTS_KEY, task.task_id, time.time() - TIMES.orphan_scan)
+    assert sweep.run() == [task.task_id]
+    assert redis_conn.lrange(queue.key, 0, -1) == [task.task_id.encode()]
+    assert redis_conn.llen(queue.intermediate_queue_key) == 0
+
+
+def test_a_running_job_is_no_orphan(redis_conn: redis.Redis) -> None:
+    running(redis_conn)
+    assert OrphanSweep(redis_conn, TIMES.orphan_scan).find() == {}
+
+
+def test_due_jobs_move_under_a_bounded_lock_and_one_bad_entry_holds_nothing_up(
+    redis_conn: redis.Redis,
+) -> None:
+    client = TaskClient(redis_conn, REGISTRY)
+    good = client.enqueue("test:count", {"key": "due"}, delay=timedelta(seconds=1))
+    bad = client.enqueue("test:count", {"key": "poison"}, delay=timedelta(seconds=1))
+    redis_conn.hset(f"rq:job:{bad.task_id}", "meta", b"\x80not json")
+    scheduled = ScheduledJobRegistry("events", connection=redis_conn)
+    for job_id in (good.task_id, bad.task_id):
+        redis_conn.zadd(scheduled.key, {job_id: int(time.time()) - 1})
+    due = DueJobs(redis_conn, ["events"], "test-owner", TIMES.scheduler_lock)
+    due.step()
+    assert redis_conn.lrange("rq:queue:events", 0, -1) == [good.task_id.encode()]
+    assert bad.task_id in FailedJobRegistry("events", connection=redis_conn)
+    assert scheduled.count == 0
+    lock = RQScheduler.get_locking_key("events")
+    assert 0 < redis_conn.ttl(lock) <= TIMES.scheduler_lock
+    due.release()
+    assert not redis_conn.exists(lock), "released at once on a stop"
+
+
+def test_crashed_maintenance_is_restarted_at_once_and_its_locks_released(redis_conn: redis.Redis) -> None:
+    made: list[Maintenance] = []
+    crash = threading.Event()
+
+    class Crashing(Maintenance):
+        def step(self) -> None:
+            super().step()
+            if crash.is_set():
+                raise RuntimeError("a bug in maintenance")
+
+    def make() -> Maintenance:
+        made.append(Crashing(lambda: redis_conn, ["events"], RecoveryTimes.within(600)))
+        return made[-1]
+
+    supervisor = MaintenanceThread(make)
+    supervisor.supervise()
+    lock = RQScheduler.get_locking_key("events")
+    wait_for(lambda: redis_conn.get(lock) == made[0].name.encode(), 10, what="the first one leading")
+    crash.set()
+    wait_for(lambda: redis_conn.get(lock) != made[0].name.encode(), 10, what="the crashed one's lock gone")
+    crash.clear()
+    supervisor.supervise()
+    assert len(made) == 2
+    wait_for(lambda: redis_conn.get(lock) == made[1].name.encode(), 10, what="the restarted one leading")
+    supervisor.stop()
+    assert not redis_conn.exists(lock)
+
+
+@pytest.mark.parametrize("recovery", [6, 60, 3600])
+def test_recovery_times_add_up_within_the_bound(recovery: int) -> None:
+    times = RecoveryTimes.within(recovery)
+    assert times.lease + times.sweep < recovery, "a dead slot's job back on its queue"
+    assert 2 * times.orphan_scan < recovery, "a popped-and-lost job back on its queue"
+    assert times.scheduler_lock < recovery
+
+
+def test_another_owner_s_lock_is_respected(redis_conn: redis.Redis) -> None:
+    acquire_or_refresh_lock(redis_conn, RQScheduler.get_locking_key("events"), "rq-scheduler", 60)
+    client = TaskClient(redis_conn, REGISTRY)
+    task = client.enqueue("test:count", {"key": "due"}, delay=timedelta(seconds=1))
+    redis_conn.zadd(ScheduledJobRegistry("events", connection=redis_conn).key, {task.task_id: 0})
+    DueJobs(redis_conn, ["events"], "fraiday", TIMES.scheduler_lock).step()
+    assert redis_conn.llen("rq:queue:events") == 0, "a stock RQ scheduler holding the lock moves it"
+    assert StartedJobRegistry("events", connection=redis_conn).count == 0
