@@ -20,9 +20,9 @@ from rq.queue import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 from rq.scripts import acquire_or_refresh_lock, release_lock
-from rq.serializers import JSONSerializer
 
 from fraiday_cli.tasks.client import FAILURE_TTL_SECONDS, queue_for
+from handlers.wire_format import JOB_KEY_PREFIX, SERIALIZER
 
 log = logging.getLogger("fraiday.worker")
 
@@ -56,7 +56,7 @@ class DueJobs:
         self.leading.clear()
 
     def _move_due(self, name: str) -> int:
-        registry = ScheduledJobRegistry(name, connection=self.connection, serializer=JSONSerializer)
+        registry = ScheduledJobRegistry(name, connection=self.connection, serializer=SERIALIZER)
         queue = queue_for(name, self.connection)
         due = registry.get_jobs_to_schedule(int(time.time()))
         for job_id in due:
@@ -70,7 +70,7 @@ class DueJobs:
 
     def _move(self, job_id: str, queue: Queue, registry: ScheduledJobRegistry) -> None:
         try:
-            job = Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
+            job = Job.fetch(job_id, connection=self.connection, serializer=SERIALIZER)
         except NoSuchJobError:
             registry.remove(job_id)
             return
@@ -81,9 +81,10 @@ class DueJobs:
 
     def _dead_letter(self, name: str, job_id: str, reason: str) -> None:
         log.error("job %s on %s moved to the failed registry: %s", job_id, name, reason)
-        failed = FailedJobRegistry(name, connection=self.connection, serializer=JSONSerializer)
+        failed = FailedJobRegistry(name, connection=self.connection, serializer=SERIALIZER)
         with self.connection.pipeline() as pipeline:
             pipeline.zrem(ScheduledJobRegistry(name, connection=self.connection).key, job_id)
             pipeline.zadd(failed.key, {job_id: time.time() + FAILURE_TTL_SECONDS})
-            pipeline.hset(f"rq:job:{job_id}", mapping={"status": JobStatus.FAILED.value, "exc_info": reason})
+            pipeline.hset(JOB_KEY_PREFIX + job_id, "status", JobStatus.FAILED.value)
+            pipeline.hset(JOB_KEY_PREFIX + job_id, "exc_info", reason)
             pipeline.execute()

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 
 import redis
 from rq.registry import DeferredJobRegistry, FailedJobRegistry, FinishedJobRegistry
-from rq.serializers import JSONSerializer
 from rq.worker_registration import clean_worker_registry
 
 from fraiday_cli.tasks.client import queue_for
 from fraiday_cli.worker.due_jobs import DueJobs
 from fraiday_cli.worker.recovery import OrphanSweep, requeue_expired
+from handlers.wire_format import SERIALIZER
 
 log = logging.getLogger("fraiday.worker")
 
@@ -102,7 +102,7 @@ class Maintenance:
         """What RQ's worker maintenance did besides recovery: expire old registry entries and workers."""
         for name in self.queues:
             for registry in (FinishedJobRegistry, FailedJobRegistry, DeferredJobRegistry):
-                registry(name, connection=self.connection, serializer=JSONSerializer).cleanup()
+                registry(name, connection=self.connection, serializer=SERIALIZER).cleanup()
             clean_worker_registry(queue_for(name, self.connection))
 
     def _redis_is_down(self, error: redis.RedisError) -> None:

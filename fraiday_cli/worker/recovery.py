@@ -26,13 +26,12 @@ from typing import Any
 
 import redis
 from rq.registry import StartedJobRegistry
-from rq.serializers import JSONSerializer
 
 from fraiday_cli.tasks.client import queue_for
+from handlers.wire_format import JOB_KEY_PREFIX, SERIALIZER
 
 log = logging.getLogger("fraiday.worker")
 
-JOB_PREFIX = "rq:job:"
 EXECUTION_KEY = "rq:execution:{entry}"
 ORPHAN_SUSPECTS_KEY = "fraiday:orphan-suspects"
 """Job id -> when a scan first saw it orphaned; shared, since consecutive scans may run on other pools."""
@@ -88,7 +87,7 @@ def _text(value: Any) -> str:
 def requeue_expired(connection: redis.Redis, queue: str) -> list[str]:
     """Requeue every job of ``queue`` whose lease has expired; returns their ids."""
     rq_queue = queue_for(queue, connection)
-    registry = StartedJobRegistry(queue, connection=connection, serializer=JSONSerializer)
+    registry = StartedJobRegistry(queue, connection=connection, serializer=SERIALIZER)
     now = time.time()
     script = connection.register_script(REQUEUE_EXPIRED)
     requeued: list[str] = []
@@ -98,7 +97,7 @@ def requeue_expired(connection: redis.Redis, queue: str) -> list[str]:
         job_id = entry.split(":", 1)[0]
         keys = [
             registry.key,
-            JOB_PREFIX + job_id,
+            JOB_KEY_PREFIX + job_id,
             rq_queue.key,
             rq_queue.intermediate_queue_key,
             EXECUTION_KEY.format(entry=entry),
@@ -149,7 +148,7 @@ class OrphanSweep:
         for batch in _batches(self._job_ids(), SCAN_BATCH):
             with self.connection.pipeline(transaction=False) as pipeline:
                 for job_id in batch:
-                    pipeline.hmget(JOB_PREFIX + job_id, "status", "origin")
+                    pipeline.hmget(JOB_KEY_PREFIX + job_id, "status", "origin")
                 rows = pipeline.execute()
             for job_id, (status, origin) in zip(batch, rows, strict=True):
                 if status in (b"queued", b"started") and origin:
@@ -164,14 +163,15 @@ class OrphanSweep:
         return orphans
 
     def _job_ids(self) -> Iterator[str]:
-        for key in self.connection.scan_iter(match=JOB_PREFIX + "*", count=SCAN_BATCH, _type="hash"):
-            job_id = _text(key)[len(JOB_PREFIX) :]
+        for key in self.connection.scan_iter(match=JOB_KEY_PREFIX + "*", count=SCAN_BATCH, _type="hash"):
+            job_id = _text(key)[len(JOB_KEY_PREFIX) :]
             if ":" not in job_id:
                 yield job_id
 
     def _requeue_orphan(self, job_id: str, origin: str) -> bool:
         queue = queue_for(origin, self.connection)
-        keys = [JOB_PREFIX + job_id, queue.key, queue.intermediate_queue_key, queue.started_job_registry.key]
+        registry = queue.started_job_registry.key
+        keys = [JOB_KEY_PREFIX + job_id, queue.key, queue.intermediate_queue_key, registry]
         if self._requeue(keys=keys, args=[job_id, _rq_timestamp()]) != 1:
             return False
         log.warning("job %s was lost between dequeue and start: back on %s", job_id, origin)

@@ -16,7 +16,6 @@ from rq.queue import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.scheduler import RQScheduler
 from rq.scripts import acquire_or_refresh_lock
-from rq.serializers import JSONSerializer
 
 from fraiday_cli.tasks.client import TaskClient, queue_for
 from fraiday_cli.worker.due_jobs import DueJobs
@@ -28,6 +27,7 @@ from fraiday_cli.worker.recovery import (
     requeue_expired,
 )
 from fraiday_cli.worker.slot import SlotPolicy, SlotWorker
+from handlers.wire_format import SERIALIZER
 from tests.processes import wait_for
 from tests.support.tasks import REGISTRY
 
@@ -38,8 +38,8 @@ def running(conn: redis.Redis, key: str = "k") -> tuple[Job, str]:
     """A job as a slot leaves it the moment it is SIGKILLed mid-run: started, in the started registry."""
     task = TaskClient(conn, REGISTRY).enqueue("test:sleep", {"key": key, "seconds": 1})
     queue = queue_for("events", conn)
-    worker = SlotWorker([queue], connection=conn, serializer=JSONSerializer, policy=SlotPolicy({}))
-    job, _ = Queue.dequeue_any([queue], None, connection=conn, serializer=JSONSerializer) or (None, None)
+    worker = SlotWorker([queue], connection=conn, serializer=SERIALIZER, policy=SlotPolicy({}))
+    job, _ = Queue.dequeue_any([queue], None, connection=conn, serializer=SERIALIZER) or (None, None)
     assert job is not None and job.id == task.task_id
     execution = worker.prepare_execution(job)
     worker.prepare_job_execution(job, remove_from_intermediate_queue=True)

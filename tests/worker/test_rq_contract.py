@@ -4,24 +4,24 @@ it, these fail by name instead of jobs silently waiting or running twice."""
 import inspect
 
 import redis
-import rq
 from rq.executions import Execution
 from rq.job import Job
 from rq.queue import Queue
 from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
-from rq.serializers import JSONSerializer
+from rq.version import VERSION
 from rq.worker import BaseWorker
 from rq.worker_pool import WorkerPool
 
 from fraiday_cli.tasks.client import TaskClient, queue_for
-from fraiday_cli.worker.recovery import EXECUTION_KEY, JOB_PREFIX
+from fraiday_cli.worker.recovery import EXECUTION_KEY
 from fraiday_cli.worker.slot import SlotPolicy, SlotWorker
+from handlers.wire_format import JOB_KEY_PREFIX, SERIALIZER
 from tests.support.tasks import REGISTRY
 
 
 def test_rq_is_the_version_these_hooks_were_written_for() -> None:
-    assert rq.VERSION.startswith("2.12."), "re-check every test in this module, then move the pin"
+    assert VERSION.startswith("2.12."), "re-check every test in this module, then move the pin"
 
 
 def test_the_started_registry_holds_job_and_execution_with_the_lease_expiry_as_score(
@@ -29,8 +29,8 @@ def test_the_started_registry_holds_job_and_execution_with_the_lease_expiry_as_s
 ) -> None:
     task = TaskClient(redis_conn, REGISTRY).enqueue("test:sleep", {"key": "c", "seconds": 1})
     queue = queue_for("events", redis_conn)
-    worker = SlotWorker([queue], connection=redis_conn, serializer=JSONSerializer, policy=SlotPolicy({}))
-    job = Job.fetch(task.task_id, connection=redis_conn, serializer=JSONSerializer)
+    worker = SlotWorker([queue], connection=redis_conn, serializer=SERIALIZER, policy=SlotPolicy({}))
+    job = Job.fetch(task.task_id, connection=redis_conn, serializer=SERIALIZER)
     execution = worker.prepare_execution(job)
     job.set_status("started")
     entry = f"{job.id}:{execution.id}"
@@ -38,9 +38,9 @@ def test_the_started_registry_holds_job_and_execution_with_the_lease_expiry_as_s
     assert registry.key == "rq:wip:events" == queue.started_job_registry.key
     assert redis_conn.zscore(registry.key, entry) is not None
     assert isinstance(execution, Execution) and execution.key == EXECUTION_KEY.format(entry=entry)
-    assert redis_conn.hget(JOB_PREFIX + job.id, "status") == b"started"
-    assert redis_conn.hget(JOB_PREFIX + job.id, "retries_left") == b"2"
-    assert redis_conn.hget(JOB_PREFIX + job.id, "origin") == b"events"
+    assert redis_conn.hget(JOB_KEY_PREFIX + job.id, "status") == b"started"
+    assert redis_conn.hget(JOB_KEY_PREFIX + job.id, "retries_left") == b"2"
+    assert redis_conn.hget(JOB_KEY_PREFIX + job.id, "origin") == b"events"
 
 
 def test_queue_keys_and_a_single_queue_dequeue_into_the_intermediate_list(redis_conn: redis.Redis) -> None:
