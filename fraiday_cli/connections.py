@@ -13,6 +13,8 @@ from config import Settings
 # A health probe or an API call must fail fast when a dependency is down, never hang.
 REDIS_TIMEOUT_SECONDS = 1.5
 MONGO_TIMEOUT_MS = 1500
+MONGO_SOCKET_TIMEOUT_MS = 10_000
+"""An API call's longest MongoDB operation: a stuck server answers 503 instead of holding the thread."""
 
 
 def redis_client(settings: Settings, **overrides: Any) -> redis.Redis:

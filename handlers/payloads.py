@@ -2,12 +2,23 @@
 
 The client validates before anything is enqueued and the worker validates again before a handler runs,
 because anyone who can write to Redis can write a job. Strict mode refuses ``"true"`` for a bool and ``5``
-for an id instead of guessing.
+for an id instead of guessing, and every field must be storable (:mod:`handlers.storable`), the API's
+request bodies included, so the API refuses exactly what the worker would.
 """
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+
+from handlers.storable import NotStorable, check_storable
 
 OBJECT_ID_PATTERN = r"^[0-9a-fA-F]{24}$"
 OBJECT_ID_RULE = "must be a MongoDB ObjectId: 24 hexadecimal digits"
@@ -43,6 +54,15 @@ in all of those. UUIDs, slugs, dotted types, URNs and e-mail addresses fit."""
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        try:
+            check_storable(value)
+        except NotStorable as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
 
 class ChatWorkflowPayload(Payload):
     message_id: ObjectIdStr
@@ -76,6 +96,8 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown field"
+        elif error["type"] == "value_error":
+            message = str(error["ctx"]["error"])
         elif error["type"] == "string_pattern_mismatch":
             pattern = error["ctx"]["pattern"]
             message = RULES.get(pattern, f"has an invalid format (expected {pattern})")

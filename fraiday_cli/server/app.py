@@ -4,6 +4,7 @@ flask-openapi3 validates each request against the route's pydantic models and ge
 document from the same models, so the spec cannot drift from what the code accepts.
 """
 
+import json
 import logging
 from functools import partial
 
@@ -11,7 +12,7 @@ from flask import Response, current_app, jsonify, redirect, request
 from flask_openapi3.models.info import Info
 from flask_openapi3.openapi import OpenAPI
 from flask_openapi3.types import SecuritySchemesDict
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.wrappers import Response as BaseResponse
 
 from config import Settings
@@ -59,17 +60,34 @@ def create_app(settings: Settings, registry: Registry = REGISTRY) -> OpenAPI:
 
 
 def require_json_body() -> Response | BaseResponse | None:
-    """A body on the API must be a JSON object: 415 for another media type, 400 for broken JSON."""
+    """A body on the API must be a JSON object: 415 for another media type, 400 for broken JSON, 413 for
+    too large a body, chunked ones included (werkzeug cuts those at the limit without saying so)."""
     if not request.path.startswith(API_PREFIX) or request.method not in ("POST", "PUT", "PATCH"):
         return None
     if not request.content_length and not request.data:
         return None
     if not request.is_json:
         raise UnsupportedMediaType("the body must be application/json")
+    data = request.get_data(cache=True)
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and len(data) >= limit:
+        raise RequestEntityTooLarge(f"the body must be smaller than {limit} bytes")
     try:
-        parsed = request.get_json(force=True)
-    except BadRequest:  # what Flask raises for undecodable JSON; a too-large body raises 413 instead
+        parsed = json.loads(data, parse_constant=_not_json)
+    except RecursionError:
+        raise errors.invalid({"(body)": "is nested too deeply"}, "malformed JSON body") from None
+    except NotAJsonNumber as exc:
+        raise errors.invalid({"(body)": f"is not valid JSON ({exc})"}, "malformed JSON body") from None
+    except ValueError:  # undecodable bytes or broken JSON
         raise errors.invalid({"(body)": "is not valid JSON"}, "malformed JSON body") from None
     if not isinstance(parsed, dict):
         raise errors.invalid({"(body)": "must be a JSON object"})
     return None
+
+
+class NotAJsonNumber(ValueError):
+    """Python's json module accepts NaN and Infinity; JSON, MongoDB's documents and our answers do not."""
+
+
+def _not_json(constant: str) -> None:
+    raise NotAJsonNumber(f"{constant} is not a JSON number")

@@ -19,6 +19,16 @@ log = logging.getLogger("fraiday.server")
 
 RETRY_AFTER_SECONDS = 5
 
+REDIS_UNAVAILABLE: tuple[type[redis.RedisError], ...] = (
+    redis.ConnectionError,  # and BusyLoadingError, while Redis loads its data after a restart
+    redis.TimeoutError,
+    redis.exceptions.ReadOnlyError,  # a replica, during a failover
+    redis.exceptions.MasterDownError,
+    redis.exceptions.TryAgainError,
+)
+"""Redis cannot serve now, so retrying later helps: 503. Any other reply error (``no such key``,
+``WRONGTYPE``) means our request or the data is wrong: a retry would get the same, so it is a 500."""
+
 
 class ErrorBody(BaseModel):
     error: str
@@ -91,7 +101,8 @@ def _unexpected(exc: Exception) -> Response:
 def register(app: Flask) -> None:
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(redis.RedisError, lambda exc: _unavailable("redis"))
+    for unreachable in REDIS_UNAVAILABLE:
+        app.register_error_handler(unreachable, lambda exc: _unavailable("redis"))
     app.register_error_handler(pymongo.errors.ConnectionFailure, lambda exc: _unavailable("mongodb"))
     app.register_error_handler(
         pymongo.errors.ServerSelectionTimeoutError, lambda exc: _unavailable("mongodb")

@@ -10,7 +10,7 @@ import redis
 from flask import current_app
 
 from config import Settings
-from fraiday_cli.connections import MONGO_TIMEOUT_MS, redis_client
+from fraiday_cli.connections import MONGO_SOCKET_TIMEOUT_MS, MONGO_TIMEOUT_MS, redis_client
 from fraiday_cli.tasks.client import TaskClient
 from handlers.registry import Registry
 from handlers.services import Services
@@ -22,7 +22,12 @@ class ServerResources:
     def __init__(self, settings: Settings, registry: Registry) -> None:
         self.settings = settings
         self.registry = registry
-        self.services = Services(settings, appname="fraiday-server", mongo_timeout_ms=MONGO_TIMEOUT_MS)
+        self.services = Services(
+            settings,
+            appname="fraiday-server",
+            mongo_timeout_ms=MONGO_TIMEOUT_MS,
+            mongo_socket_timeout_ms=MONGO_SOCKET_TIMEOUT_MS,
+        )
 
     @cached_property
     def redis(self) -> redis.Redis:

@@ -20,15 +20,25 @@ from handlers.services.webhooks import WebhookSender
 
 class Services:
     def __init__(
-        self, settings: Settings, appname: str = "fraiday-worker", mongo_timeout_ms: int = 5000
+        self,
+        settings: Settings,
+        appname: str = "fraiday-worker",
+        mongo_timeout_ms: int = 5000,
+        mongo_socket_timeout_ms: int | None = None,
     ) -> None:
         self.settings = settings
         self.appname = appname
         self.mongo_timeout_ms = mongo_timeout_ms
+        self.mongo_socket_timeout_ms = mongo_socket_timeout_ms
 
     @cached_property
     def mongo(self) -> pymongo.MongoClient[dict[str, Any]]:
-        return mongo_client(self.settings, appname=self.appname, timeout_ms=self.mongo_timeout_ms)
+        return mongo_client(
+            self.settings,
+            appname=self.appname,
+            timeout_ms=self.mongo_timeout_ms,
+            socket_timeout_ms=self.mongo_socket_timeout_ms,
+        )
 
     @cached_property
     def db(self) -> Database:
