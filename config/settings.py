@@ -188,6 +188,16 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
+    @field_validator("redis_url_override")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        """An empty REDIS_URL means unset (REDIS_HOST and friends apply), as for AI_SERVICE_URL."""
+        if value is None or not value.get_secret_value():
+            return None
+        if urlsplit(value.get_secret_value()).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
     @field_validator("mongodb_uri")
     @classmethod
     def _mongodb_scheme(cls, value: SecretStr) -> SecretStr:

@@ -1,9 +1,10 @@
 """The ``fraiday`` entry point: ``server`` (the default, as in the Go binary), ``worker`` and operations."""
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from fraiday_cli import __version__
 from fraiday_cli.commands.celery_bridge import celery_bridge
@@ -16,9 +17,25 @@ from fraiday_cli.commands.scheduler import scheduler
 from fraiday_cli.commands.server import server
 from fraiday_cli.commands.worker import worker
 from fraiday_cli.go_flags import ModeError, mode_as_command
+from fraiday_cli.unreachable import UNREACHABLE, describe_unreachable
+
+
+class FraidayGroup(TyperGroup):
+    """Every command's unreachable Redis or MongoDB becomes one line and exit code 1, here, once."""
+
+    # ``Any``: typer 0.29 types this with its vendored, private click; the test of an unreachable Redis
+    # through the real CLI fails loudly if the hook stops being called.
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UNREACHABLE as error:
+            typer.echo(f"fraiday: {describe_unreachable(error)}", err=True)
+            raise typer.Exit(1) from None
+
 
 app = typer.Typer(
     name="fraiday",
+    cls=FraidayGroup,
     help="Fraiday API service and task workers. With no command, runs the server. "
     "The Go binary's --mode=server and --mode=worker are accepted as the commands server and worker.",
     add_completion=False,

@@ -18,6 +18,7 @@ import redis
 
 from fraiday_cli.celery_bridge.messages import BadMessage, parse
 from fraiday_cli.celery_bridge.payloads import payload_of
+from fraiday_cli.reconnect import Backoff
 from fraiday_cli.tasks.client import TASK_ID_PATTERN, TaskClient
 from handlers.errors import PermanentError
 from handlers.metrics import CELERY_BRIDGE_MESSAGES
@@ -56,14 +57,19 @@ class CeleryBridge:
         self.idle_wait = idle_wait_seconds
 
     def run(self, stop: threading.Event) -> None:
-        self.recover()
+        recovered = False
+        backoff = Backoff(log, self.broker)
         while not stop.is_set():
             try:
+                if not recovered:
+                    self.recover()
+                    recovered = True
                 if not self.step():
                     self._wait()
             except redis.RedisError as error:
-                log.warning("broker or Redis unavailable, retrying: %s", error)
-                stop.wait(1.0)
+                stop.wait(backoff.failed(error))
+                continue
+            backoff.succeeded()
 
     def recover(self) -> int:
         """Handle what a previous bridge left mid-way (the task-id dedup makes a second pass harmless)."""

@@ -12,7 +12,9 @@ from fraiday_cli.commands.common import DEFAULT_REGISTRY, load_registry, start
 from fraiday_cli.connections import redis_client
 from fraiday_cli.observability.metrics import enable_multiprocess
 from fraiday_cli.observability.tracing import configure_tracing
+from fraiday_cli.reconnect import wait_for_redis
 from fraiday_cli.worker.maintenance import RecoveryTimes
+from fraiday_cli.worker.outage_logs import quiet_redis_outages
 from fraiday_cli.worker.pool import PoolOptions, SlotPool
 from fraiday_cli.worker.probes import Probes, serve
 from fraiday_cli.worker.slot import SlotPolicy
@@ -23,9 +25,16 @@ log = logging.getLogger("fraiday.worker")
 
 
 def prepare_slot(registry: Registry, settings: Settings) -> None:
-    """Runs in each slot after the fork: the handlers' dependencies, and tracing if it is asked for."""
+    """Runs in each slot after the fork: the handlers' dependencies, tracing if it is asked for, and a
+    wait (one line per attempt, backing off) while Redis is unreachable, instead of a slot that dies with
+    a traceback and is restarted every second."""
     runtime.bind(registry, settings)
     configure_tracing("fraiday-worker")
+    quiet_redis_outages()
+    try:
+        wait_for_redis(redis_client(settings), log)
+    except KeyboardInterrupt:  # the pool stopping while Redis is still away
+        raise SystemExit(0) from None
 
 
 def worker(

@@ -22,6 +22,7 @@ from croniter import croniter
 from redis.exceptions import LockError
 
 from config.periodic import PeriodicTask
+from fraiday_cli.reconnect import Backoff
 from fraiday_cli.tasks.client import Enqueued, TaskClient
 
 log = logging.getLogger("fraiday.scheduler")
@@ -58,12 +59,15 @@ class PeriodicScheduler:
         self._leading = False
 
     def run(self, stop: threading.Event) -> None:
+        backoff = Backoff(log, self.connection)
         try:
             while not stop.is_set():
                 try:
                     self.step()
                 except redis.RedisError as error:
-                    log.warning("scheduler step failed, retrying: %s", error)
+                    stop.wait(backoff.failed(error))
+                    continue
+                backoff.succeeded()
                 stop.wait(POLL_SECONDS)
         finally:
             self.resign()

@@ -1,0 +1,134 @@
+"""A worker, the scheduler and the Celery bridge ride out a Redis outage: one line per reconnect attempt,
+backing off, no traceback per loop, and they resume by themselves when Redis is back."""
+
+import itertools
+import re
+import signal
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import redis
+
+from fraiday_cli.tasks.client import TaskClient
+from tests.harness.redis_server import RedisServer
+from tests.processes import TEST_REGISTRY, FraidayProcess, fraiday, wait_for
+from tests.support.tasks import EFFECTS, REGISTRY
+
+UNREACHABLE = re.compile(r"^(\S+) WARNING .*Redis at 127\.0\.0\.1:\d+/0 unreachable \(attempt (\d+)\)", re.M)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of this test's own, so stopping it disturbs no other test."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+def outage_env(env: dict[str, str], server: RedisServer) -> dict[str, str]:
+    return {**env, "REDIS_URL": server.url, "LOG_FORMAT": "text"}
+
+
+def attempts(process: FraidayProcess) -> list[tuple[datetime, int]]:
+    return [(datetime.fromisoformat(stamp), int(n)) for stamp, n in UNREACHABLE.findall(process.output())]
+
+
+def assert_backs_off(seen: list[tuple[datetime, int]]) -> None:
+    """Attempts are numbered 1, 2, 3 ... and the wait between them grows (1 s, 2 s, 4 s)."""
+    assert [n for _, n in seen[:3]] == [1, 2, 3]
+    gaps = [(b - a).total_seconds() for (a, _), (b, _) in itertools.pairwise(seen[:3])]
+    assert gaps[0] >= 0.9 and gaps[1] >= 1.9, gaps
+
+
+CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
+
+
+def tracebacks(text: str) -> list[str]:
+    """One entry per printed traceback (chained ones count once): the line before it, which names the
+    process that printed it."""
+    found = []
+    before = ""
+    for line in text.splitlines():
+        if line.startswith("Traceback") and not before.startswith(CHAINED):
+            found.append(before)
+        if line.strip():
+            before = line
+    return found
+
+
+def test_a_worker_started_while_redis_is_down_waits_and_then_works(
+    env: dict[str, str], own_redis: RedisServer, tmp_path: Path
+) -> None:
+    own_redis.stop()
+    worker_args = ["worker", "--queue", "events", "--registry", TEST_REGISTRY]
+    with fraiday(worker_args, outage_env(env, own_redis), tmp_path / "worker.log") as worker:
+        wait_for(lambda: len(attempts(worker)) >= 3, 15, what="three reconnect attempts")
+        own_redis.start()
+        conn = redis.Redis.from_url(own_redis.url)
+        TaskClient(conn, REGISTRY).enqueue("test:count", {"key": "after"})
+        # The backoff is capped at 5 s: the worker is back within one more attempt.
+        wait_for(lambda: conn.hget(EFFECTS, "after") == b"1", 15, what="the job after Redis came back")
+        assert worker.stop(signal.SIGTERM) == 0
+    text = worker.output()
+    assert_backs_off(attempts(worker))
+    assert "reachable again after" in text
+    assert tracebacks(text) == []
+
+
+def test_a_running_worker_that_loses_redis_logs_each_attempt_and_resumes(
+    env: dict[str, str], own_redis: RedisServer, tmp_path: Path
+) -> None:
+    conn = redis.Redis.from_url(own_redis.url)
+    client = TaskClient(conn, REGISTRY)
+    worker_args = ["worker", "--queue", "events", "--registry", TEST_REGISTRY]
+    with fraiday(worker_args, outage_env(env, own_redis), tmp_path / "worker.log") as worker:
+        client.enqueue("test:count", {"key": "before"})
+        wait_for(lambda: conn.hget(EFFECTS, "before") == b"1", 15, what="a job before the outage")
+        own_redis.stop()
+        rq_attempts = re.compile(r"could not connect to Redis instance: .* retrying in (\d+) seconds")
+        wait_for(lambda: len(rq_attempts.findall(worker.output())) >= 4, 20, what="four reconnect attempts")
+        own_redis.start()
+        client.enqueue("test:count", {"key": "after"})
+        wait_for(lambda: conn.hget(EFFECTS, "after") == b"1", 15, what="the job after Redis came back")
+        assert worker.stop(signal.SIGTERM) == 0
+    text = worker.output()
+    delays = [int(d) for d in rq_attempts.findall(text)]
+    # One line per attempt, backing off to at most 5 s; RQ's command listener, which repeated the outage
+    # every 2 s in between, is silenced.
+    assert delays[:4] == [1, 2, 4, 5]
+    # RQ's scheduler process still dies with a traceback on a lost connection (issue 15 supervises it);
+    # nothing else may print one.
+    assert [before for before in tracebacks(text) if before != "Process Scheduler:"] == []
+
+
+def test_the_scheduler_backs_off_and_leads_again_when_redis_returns(
+    env: dict[str, str], own_redis: RedisServer, tmp_path: Path
+) -> None:
+    with fraiday(
+        ["scheduler", "--registry", TEST_REGISTRY], outage_env(env, own_redis), tmp_path / "s.log"
+    ) as s:
+        wait_for(lambda: "scheduler is now the leader" in s.output(), 10, what="leadership")
+        own_redis.stop()
+        wait_for(lambda: len(attempts(s)) >= 3, 15, what="three reconnect attempts")
+        own_redis.start()
+        wait_for(lambda: "reachable again after" in s.output(), 10, what="reconnected")
+        assert s.stop(signal.SIGTERM) == 0
+    assert_backs_off(attempts(s))
+    assert tracebacks(s.output()) == []
+
+
+def test_the_celery_bridge_backs_off_and_resumes(
+    env: dict[str, str], own_redis: RedisServer, tmp_path: Path
+) -> None:
+    args = ["celery-bridge", "--queue", "events", "--registry", TEST_REGISTRY]
+    own_redis.stop()
+    with fraiday(args, outage_env(env, own_redis), tmp_path / "bridge.log") as bridge:
+        wait_for(lambda: len(attempts(bridge)) >= 3, 15, what="three reconnect attempts")
+        own_redis.start()
+        wait_for(lambda: "reachable again after" in bridge.output(), 10, what="reconnected")
+        assert bridge.stop(signal.SIGTERM) == 0
+    assert_backs_off(attempts(bridge))
+    assert tracebacks(bridge.output()) == []
