@@ -23,7 +23,6 @@ from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
 from config.redaction import Redactor
-from fraiday_cli.reconnect import MAX_DELAY_SECONDS
 from fraiday_cli.tasks.pausing import paused_queues
 from fraiday_cli.worker.lease import JobLease
 from fraiday_cli.worker.queue_order import strict_order, weighted_order, weights_for
@@ -69,8 +68,6 @@ class InterruptibleDeathPenalty(UnixSignalDeathPenalty):
 
 class SlotWorker(SimpleWorker):
     death_penalty_class = InterruptibleDeathPenalty
-    max_connection_wait_time = MAX_DELAY_SECONDS
-    """RQ's 60 s between reconnect attempts could leave a slot idle a minute after Redis is back."""
 
     def __init__(
         self, queues: Sequence[str] | Sequence[Queue], *args: Any, policy: SlotPolicy, **kwargs: Any
