@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from fraiday_cli.commands.common import start
+from fraiday_cli.commands.ports import ensure_can_listen
 from fraiday_cli.observability.metrics import enable_multiprocess
 
 
@@ -49,4 +50,5 @@ def server(
         graceful_timeout=graceful_timeout,
         access_log=access_log,
     )
+    ensure_can_listen(options.host, options.port, "--port or PORT")
     FraidayGunicorn(settings, options).run()

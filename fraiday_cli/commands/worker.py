@@ -9,6 +9,7 @@ import typer
 from config import Settings
 from config.redaction import Redactor
 from fraiday_cli.commands.common import DEFAULT_REGISTRY, load_registry, start
+from fraiday_cli.commands.ports import cannot_listen
 from fraiday_cli.connections import redis_client
 from fraiday_cli.observability.metrics import enable_multiprocess
 from fraiday_cli.observability.tracing import configure_tracing
@@ -97,10 +98,14 @@ def worker(
         log_level=settings.log_level,
         slot_setup=partial(prepare_slot, tasks, settings),
     )
-    log.info("starting %d slot(s) on %s", concurrency, ", ".join(queues))
     pool = SlotPool(redis_client(settings, socket_timeout=None), options)
     port = settings.metrics_port if metrics_port is None else metrics_port
     if port:
         # Its own client, with timeouts: a probe must answer even when Redis hangs.
-        serve(Probes(pool.slots, redis_client(settings), queues, stale_after_seconds=pool.slot_ttl), port)
+        probes = Probes(pool.slots, redis_client(settings), queues, stale_after_seconds=pool.slot_ttl)
+        try:
+            serve(probes, port)
+        except OSError as error:
+            cannot_listen("0.0.0.0", port, error, "--metrics-port or FRAIDAY_METRICS_PORT")  # noqa: S104
+    log.info("starting %d slot(s) on %s", concurrency, ", ".join(queues))
     pool.run()
