@@ -1,53 +1,240 @@
 #!/usr/bin/env bash
-# Set everything up (idempotently) and run fraiday locally: Redis and a MongoDB-wire server when none is
-# configured, then the API server and one worker per queue. Ctrl+C stops everything it started.
+# Run fraiday on this machine: Redis and a MongoDB-wire server (unless REDIS_URL or REDIS_HOST, and
+# MONGODB_URI, name others), the API server, one worker per queue and the periodic scheduler, each on its
+# own ports. The banner appears only once the API's /health and every worker's /readyz answer 200; if
+# any part exits, this names it, shows the end of its log and stops the rest. Ctrl+C drains the server
+# and the workers first, then stops Redis and MongoDB.
+#
+#   ./scripts/run-local.sh           set up (idempotent) and start; data and logs in .fraiday/
+#   ./scripts/run-local.sh --reset   delete .fraiday/ (local data and logs) first, then start
+#
+# PORT sets the API port (default 8080); Redis, MongoDB and the workers' metrics ports are the first free
+# ones from 6379, 27017 and 9100. FRAIDAY_LOCAL_STATE moves .fraiday/. fraiday's variables pass through.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
 
-state=.fraiday
+say() { printf 'run-local: %s\n' "$*" >&2; }
+
+reset=false
+case "${1:-}" in
+  "") ;;
+  --reset) reset=true ;;
+  -h | --help) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  *) say "unknown argument '$1' (use --reset, or --help)"; exit 2 ;;
+esac
+[ $# -le 1 ] || { say "one argument at most (use --reset, or --help)"; exit 2; }
+
+state="${FRAIDAY_LOCAL_STATE:-.fraiday}"
+mkdir -p "$state"
+state=$(cd "$state" && pwd)
+# Every process started here inherits this lock, so a second run cannot share the data directories
+# while anything of the first is still alive.
+exec 9>>"$state/lock"
+if ! flock -n 9; then
+  say "$state is in use by another run-local.sh or by processes it left running:"
+  sed 's/^/  /' "$state/pids" >&2 2>/dev/null || true
+  exit 1
+fi
+if $reset; then
+  find "$state" -mindepth 1 -maxdepth 1 ! -name lock -exec rm -rf {} +
+  say "deleted local data and logs in $state"
+fi
 mkdir -p "$state/redis" "$state/mongo" "$state/logs"
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+logs="$state/logs"
+: > "$state/pids"
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+./scripts/setup.sh
+command -v curl > /dev/null || { say "curl is needed (apt-get install curl)"; exit 1; }
 
+# --- the parts: name, pid and log of each, in start order -------------------------------------------
+names=() pids=() part_logs=()
+launch() { # NAME LOG COMMAND...: in its own session, so a Ctrl+C reaches only this script, which stops the parts in order
+  local name=$1 log=$2
+  shift 2
+  setsid "$@" > "$log" 2>&1 < /dev/null &
+  names+=("$name") pids+=("$!") part_logs+=("$log")
+  echo "$name $!" >> "$state/pids"
+}
+alive() { kill -0 "$1" 2> /dev/null; }
+
+stop_requested=false force=false
+on_signal() { if $stop_requested; then force=true; fi; stop_requested=true; }
+trap on_signal INT TERM HUP
+
+any_alive() { local pid; for pid in "$@"; do if alive "$pid"; then return 0; fi; done; return 1; }
+
+wait_for_exit() { # SECONDS PID...: true when all exited in time; a second Ctrl+C cuts the wait short
+  local deadline=$((SECONDS + $1))
+  shift
+  while any_alive "$@"; do
+    if [ "$SECONDS" -ge "$deadline" ] || $force; then return 1; fi
+    sleep 0.2
+  done
+}
+
+stop_parts() { # SECONDS INDEX...: SIGTERM, then SIGKILL of the whole session after SECONDS
+  local seconds=$1 i targets=()
+  shift
+  for i in "$@"; do
+    if alive "${pids[$i]}"; then
+      kill -TERM "${pids[$i]}" 2> /dev/null || true
+      targets+=("${pids[$i]}")
+    fi
+  done
+  [ ${#targets[@]} -gt 0 ] || return 0
+  if ! wait_for_exit "$seconds" "${targets[@]}"; then
+    for i in "$@"; do
+      if alive "${pids[$i]}"; then
+        say "${names[$i]} did not stop: killing it"
+        kill -KILL -- "-${pids[$i]}" 2> /dev/null || true
+      fi
+    done
+  fi
+  for i in "$@"; do wait "${pids[$i]}" 2> /dev/null || true; done
+}
+
+stopped=false
+stop_all() {
+  if $stopped; then return; fi
+  stopped=true
+  local i apps=() data=()
+  for i in "${!names[@]}"; do
+    case "${names[$i]}" in redis | mongodb) data+=("$i") ;; *) apps+=("$i") ;; esac
+  done
+  if [ ${#apps[@]} -gt 0 ]; then
+    say "stopping the server, workers and scheduler (running jobs get up to ${grace}s; Ctrl+C again to kill them)"
+    stop_parts $((grace + 10)) "${apps[@]}"
+  fi
+  if [ ${#data[@]} -gt 0 ]; then stop_parts 15 "${data[@]}"; fi
+  : > "$state/pids"
+  say "stopped"
+}
+grace="${FRAIDAY_WORKER_GRACE_SECONDS:-25}"
+trap stop_all EXIT
+
+exited_part() { # prints the index of a part that is no longer running, if any
+  local i
+  for i in "${!pids[@]}"; do alive "${pids[$i]}" || { echo "$i"; return 0; }; done
+  return 1
+}
+
+fail_part() { # INDEX: say which part exited, with the end of its log, stop everything, exit 1
+  local i=$1 status=0
+  wait "${pids[$i]}" 2> /dev/null || status=$?
+  say "${names[$i]} exited (status $status); the end of ${part_logs[$i]}:"
+  tail -n 15 "${part_logs[$i]}" | sed 's/^/  | /' >&2
+  stop_all
+  exit 1
+}
+
+# --- ports -------------------------------------------------------------------------------------------
+taken=() picked=
+port_free() { ! (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
+pick_port() { # FIRST: sets $picked to the first port from FIRST that is free and not handed out here
+  local port=$1
+  while [[ " ${taken[*]} " == *" $port "* ]] || ! port_free "$port"; do port=$((port + 1)); done
+  taken+=("$port") picked=$port
+}
+
+wait_until() { # WHAT SECONDS COMMAND...: poll COMMAND while every part runs
+  local what=$1 deadline=$((SECONDS + $2)) i
+  shift 2
+  until "$@" > /dev/null 2>&1; do
+    $stop_requested && exit 0
+    if i=$(exited_part); then fail_part "$i"; fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      say "$what did not answer within $(($2))s"
+      exit 1
+    fi
+    sleep 0.2
+  done
+}
+
+# --- Redis and MongoDB -------------------------------------------------------------------------------
 if [ -z "${REDIS_URL:-}${REDIS_HOST:-}" ]; then
-  port=6379; while ! port_free "$port"; do port=$((port + 1)); done
-  redis-server --bind 127.0.0.1 --port "$port" --dir "$state/redis" --appendonly yes --save "" \
-    > "$state/logs/redis.log" 2>&1 &
-  pids+=($!)
-  export REDIS_URL="redis://127.0.0.1:$port/0"
+  pick_port 6379
+  redis_port=$picked
+  say "starting Redis on 127.0.0.1:$redis_port"
+  launch redis "$logs/redis.log" redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$state/redis" \
+    --appendonly yes --save ""
+  wait_until "Redis" 30 redis-cli -p "$redis_port" ping
+  # Nothing uses this Redis yet, so any worker or scheduler registered in it was left by a run that did
+  # not stop cleanly (killed, machine off): forget them, or `fraiday queues` counts workers that are gone.
+  stale=$(redis-cli -p "$redis_port" EVAL "local n = 0
+    for _, pattern in ipairs(ARGV) do
+      for _, key in ipairs(redis.call('KEYS', pattern)) do n = n + redis.call('DEL', key) end
+    end
+    return n" 0 'rq:workers' 'rq:workers:*' 'rq:worker:*' 'rq:scheduler:*' 'rq:scheduler-lock:*' \
+    'fraiday:scheduler:leader')
+  [ "$stale" = 0 ] || say "forgot $stale worker and scheduler registrations left by a run that did not stop cleanly"
+  export REDIS_URL="redis://127.0.0.1:$redis_port/0"
+  redis_shown=$REDIS_URL
+else
+  redis_shown="yours (REDIS_URL / REDIS_HOST)"
 fi
 if [ -z "${MONGODB_URI:-}" ]; then
-  port=27017; while ! port_free "$port"; do port=$((port + 1)); done
+  pick_port 27017
+  mongo_port=$picked
+  say "starting FerretDB (MongoDB wire, on PostgreSQL) on 127.0.0.1:$mongo_port"
   # FerretDB on its own PostgreSQL cluster, the same server the tests run against.
-  .venv/bin/python -m tests.harness.mongo_server --dir "$state/mongo" --port "$port" \
-    > "$state/logs/ferretdb.log" 2>&1 &
-  pids+=($!)
-  export MONGODB_URI="mongodb://127.0.0.1:$port/api_service"
+  launch mongodb "$logs/ferretdb.log" .venv/bin/python -m tests.harness.mongo_server --dir "$state/mongo" \
+    --port "$mongo_port"
+  wait_until "FerretDB" 120 eval '! port_free "$mongo_port"'
+  export MONGODB_URI="mongodb://127.0.0.1:$mongo_port/api_service"
+  mongo_shown=$MONGODB_URI
+else
+  mongo_shown="yours (MONGODB_URI)"
 fi
+
+# --- fraiday -----------------------------------------------------------------------------------------
 export LOG_FORMAT="${LOG_FORMAT:-text}"
 # Local conveniences, never defaults in production: a known API key, and webhooks to this machine.
+if [ -n "${FRAIDAY_API_KEYS:-}" ]; then key_shown="yours (FRAIDAY_API_KEYS)"; else key_shown=local-dev-key; fi
 export FRAIDAY_API_KEYS="${FRAIDAY_API_KEYS:-local-dev-key}"
 export FRAIDAY_WEBHOOK_ALLOWLIST="${FRAIDAY_WEBHOOK_ALLOWLIST:-127.0.0.1,localhost}"
-port="${PORT:-8080}"
-sleep 1
+api_port="${PORT:-8080}"
 
-.venv/bin/fraiday server --port "$port" > "$state/logs/server.log" 2>&1 &
-pids+=($!)
-for queue in chat_workflow events semantic_layer; do
-  .venv/bin/fraiday worker --queue "$queue" --concurrency 2 > "$state/logs/worker-$queue.log" 2>&1 &
-  pids+=($!)
+say "starting the API server, one worker per queue and the scheduler (logs in $logs/)"
+launch server "$logs/server.log" .venv/bin/fraiday server --host 127.0.0.1 --port "$api_port"
+queues=(chat_workflow events semantic_layer)
+metrics_ports=()
+for queue in "${queues[@]}"; do
+  pick_port 9100
+  metrics_ports+=("$picked")
+  launch "worker $queue" "$logs/worker-$queue.log" \
+    .venv/bin/fraiday worker --queue "$queue" --concurrency 2 --metrics-port "$picked"
 done
+launch scheduler "$logs/scheduler.log" .venv/bin/fraiday scheduler
 
-cat <<MSG
-fraiday is running:
-  API        http://127.0.0.1:$port   (try: curl http://127.0.0.1:$port/health)
-  Redis      $REDIS_URL
-  MongoDB    $MONGODB_URI
-  logs       $state/logs/
-Press Ctrl+C to stop.
+answers_200() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1")" = 200 ]; }
+wait_until "the API (http://127.0.0.1:$api_port/health)" 120 answers_200 "http://127.0.0.1:$api_port/health"
+for i in "${!queues[@]}"; do
+  wait_until "worker ${queues[$i]} (/readyz on :${metrics_ports[$i]})" 120 \
+    answers_200 "http://127.0.0.1:${metrics_ports[$i]}/readyz"
+done
+if i=$(exited_part); then fail_part "$i"; fi
+
+if [ -n "${AI_SERVICE_URL:-}" ]; then
+  ai_shown="$AI_SERVICE_URL"
+else
+  ai_shown="not configured: chat replies, suggestions and syncs fail (set AI_SERVICE_URL and SLACK_AI_TOKEN, restart)"
+fi
+workers_shown=""
+for i in "${!queues[@]}"; do workers_shown+="${queues[$i]} :${metrics_ports[$i]}  "; done
+cat << MSG
+fraiday is running (Ctrl+C stops it):
+  API         http://127.0.0.1:$api_port/api/v1   (docs: http://127.0.0.1:$api_port/docs)
+  API key     $key_shown
+  AI service  $ai_shown
+  webhooks    may reach $FRAIDAY_WEBHOOK_ALLOWLIST (FRAIDAY_WEBHOOK_ALLOWLIST)
+  workers     ${workers_shown}(metrics, /livez, /readyz); periodic scheduler
+  Redis       $redis_shown
+  MongoDB     $mongo_shown
+  logs        $logs/
+  reset       stop, then ./scripts/run-local.sh --reset (deletes local data and logs)
 MSG
-wait
+
+until $stop_requested; do
+  if i=$(exited_part); then fail_part "$i"; fi
+  sleep 0.5
+done
