@@ -20,6 +20,12 @@ TASK_DURATION = Histogram(
     ["task_type", "queue"],
     buckets=LATENCY_BUCKETS,
 )
+POISON_JOBS = Counter(
+    "fraiday_poison_jobs",
+    "Jobs refused unrun because they are not fraiday's JSON jobs, by reason: function, data, meta, "
+    "origin or unreadable. Anything above zero means someone wrote to Redis who should not have.",
+    ["queue", "reason"],
+)
 AI_REQUEST_DURATION = Histogram(
     "fraiday_ai_request_duration_seconds",
     "AI service calls by call (reply, suggestion, sync) and status (HTTP status, timeout or error).",

@@ -3,8 +3,19 @@
 Every producer (the task client, the Celery bridge, the periodic scheduler) and every reader (workers,
 ``fraiday jobs``, the API's task status, the dashboard) asks this module, so the format is defined once.
 It lives below the server and the worker because both use it, and it imports nothing of ours.
+
+Whoever can write to Redis can also write a job that is not fraiday's: one naming ``os.system``, or
+carrying pickles. :func:`poison_reason` judges a stored job against this format from its raw hash,
+without unpickling, importing or calling anything in it, so such a job is refused before it can run.
 """
 
+import json
+import zlib
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Literal
+
+import redis
 from rq.job import Job
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
@@ -34,3 +45,64 @@ WORKER_KEY_PREFIX = Worker.redis_worker_namespace_prefix
 
 def worker_key(name: str) -> str:
     return f"{WORKER_KEY_PREFIX}{name}"
+
+
+PoisonKind = Literal["function", "data", "meta", "origin", "unreadable"]
+"""Why a job was refused, as a metric label: a fixed, small set (the details go in the failure reason)."""
+
+
+@dataclass(frozen=True)
+class Poison:
+    kind: PoisonKind
+    detail: str
+
+    def __str__(self) -> str:
+        return f"not a fraiday job, refused: {self.detail}"
+
+
+def _json(raw: bytes) -> tuple[bool, object]:
+    try:
+        return True, json.loads(raw)
+    except (ValueError, RecursionError):  # invalid JSON or UTF-8 (a pickle), or nested beyond reason
+        return False, None
+
+
+def poison_reason(data: bytes | None, meta: bytes | None, origin: bytes | None, queue: str) -> Poison | None:
+    """Why a job stored with these fields and popped from ``queue`` is not a fraiday job (None if it is)."""
+    if (poison := _data_poison(data)) is not None:
+        return poison
+    if meta:
+        parsed, value = _json(meta)
+        if not parsed or not isinstance(value, dict):
+            return Poison("meta", "its meta is not a JSON object (a pickle, or corrupt)")
+    if origin is None or origin.decode(errors="replace") != queue:
+        return Poison("origin", f"its origin is not the queue {queue!r} it was taken from")
+    return None
+
+
+def _data_poison(data: bytes | None) -> Poison | None:
+    if data is None:
+        return Poison("data", "it has no data")
+    with suppress(zlib.error):  # RQ compresses data but reads it uncompressed too, so both are judged
+        data = zlib.decompress(data)
+    parsed, call = _json(data)
+    if not parsed:
+        return Poison("data", "its data is not JSON (a pickle, or corrupt)")
+    if not (isinstance(call, list) and len(call) == 4):
+        return Poison("data", "its data is not [function, instance, args, kwargs]")
+    function, instance, args, kwargs = call
+    if function != JOB_FUNCTION:
+        return Poison("function", f"it names {str(function)[:100]!r}, not {JOB_FUNCTION}")
+    task_arguments = isinstance(args, list) and len(args) == 2 and isinstance(args[0], str)
+    if instance is not None or kwargs != {} or not task_arguments or not isinstance(args[1], dict):
+        return Poison("data", "its arguments are not [task_type, payload]")
+    return None
+
+
+def read_poison_reason(connection: redis.Redis, job_id: str, queue: str) -> Poison | None:
+    """:func:`poison_reason` for a job in Redis; a job whose hash is gone is not poison, just gone."""
+    fields = connection.hmget(Job.key_for(job_id), ["data", "meta", "origin"])
+    data, meta, origin = (value.encode() if isinstance(value, str) else value for value in fields)
+    if data is None and meta is None and origin is None:
+        return None
+    return poison_reason(data, meta, origin, queue)

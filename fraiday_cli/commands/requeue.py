@@ -25,9 +25,13 @@ def requeue(
     if all_ and task_ids:
         fail("give task ids or --all, not both")
     queues = queue or tasks.queues
-    requeued = requeue_failed(redis_client(settings), queues, task_ids or None)
-    for task_id in requeued:
+    outcome = requeue_failed(redis_client(settings), queues, task_ids or None)
+    for task_id in outcome.requeued:
         typer.echo(task_id)
-    missing = set(task_ids or ()) - set(requeued)
+    for task_id, reason in outcome.refused.items():
+        typer.echo(f"fraiday: not requeued {task_id}: {reason}", err=True)
+    missing = set(task_ids or ()) - set(outcome.requeued) - set(outcome.refused)
     if missing:
         fail(f"not found among the failed tasks of {', '.join(queues)}: {', '.join(sorted(missing))}")
+    if outcome.refused:
+        raise typer.Exit(1)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import (
     BaseRegistry,
@@ -22,7 +23,7 @@ from rq.worker import BaseWorker, Worker
 
 from fraiday_cli.tasks.client import queue_for
 from fraiday_cli.tasks.pausing import paused_queues
-from fraiday_cli.tasks.status import Task, as_utc, describe
+from fraiday_cli.tasks.status import Task, as_utc, describe, unreadable
 from handlers.wire_format import SERIALIZER
 
 REGISTRIES: dict[str, type[BaseRegistry]] = {
@@ -90,9 +91,19 @@ def all_queue_stats(connection: redis.Redis, names: list[str]) -> list[QueueStat
 
 def list_jobs(connection: redis.Redis, queue: str, state: str, limit: int) -> list[Task]:
     """The first ``limit`` jobs of ``queue`` in ``state``, oldest first, as callers see a task."""
-    ids = job_ids(connection, queue, state, 0, limit)
-    jobs = Job.fetch_many(ids, connection=connection, serializer=SERIALIZER)
-    return [describe(job, connection) for job in jobs if job is not None]
+    tasks = (_task(connection, task_id, queue) for task_id in job_ids(connection, queue, state, 0, limit))
+    return [task for task in tasks if task is not None]
+
+
+def _task(connection: redis.Redis, task_id: str, queue: str) -> Task | None:
+    """One job at a time, so a hash RQ cannot load is listed as such instead of failing the listing."""
+    try:
+        job = Job.fetch(task_id, connection=connection, serializer=SERIALIZER)
+    except NoSuchJobError:
+        return None
+    except (ValueError, TypeError, KeyError) as error:  # a field RQ cannot parse: a status, a date
+        return unreadable(task_id, queue, error)
+    return describe(job, connection)
 
 
 def job_ids(connection: redis.Redis, queue: str, state: str, start: int, count: int) -> list[str]:

@@ -59,16 +59,39 @@ def describe(job: Job, connection: redis.Redis) -> Task:
     if status == "scheduled":
         registry = ScheduledJobRegistry(job.origin, connection=connection, serializer=SERIALIZER)
         scheduled_for = as_utc(registry.get_scheduled_time(job))
+    # A planted job's meta may be anything (RQ keeps undecodable meta as {"unserialized": ...}).
+    meta = job.meta if isinstance(job.meta, dict) else {}
+    task_type = meta.get(TASK_TYPE_META)
     return Task(
         task_id=job.id,
-        task_type=job.meta.get(TASK_TYPE_META),
+        task_type=task_type if isinstance(task_type, str) else None,
         queue=job.origin,
         status=status,  # type: ignore[arg-type]
-        attempts=int(job.meta.get(ATTEMPTS_META, 0)),
-        max_attempts=job.meta.get(MAX_ATTEMPTS_META),
+        attempts=_count(meta.get(ATTEMPTS_META)) or 0,
+        max_attempts=_count(meta.get(MAX_ATTEMPTS_META)),
         enqueued_at=as_utc(job.enqueued_at),
         started_at=as_utc(job.started_at),
         ended_at=as_utc(job.ended_at),
         scheduled_for=scheduled_for,
         last_error=last_error(job) if status in ("failed", "scheduled", "queued") else None,
+    )
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def unreadable(task_id: str, queue: str, error: Exception) -> Task:
+    """A job hash RQ cannot load (planted by hand): listed with the reason, since it can never run."""
+    return Task(
+        task_id=task_id,
+        task_type=None,
+        queue=queue,
+        status="failed",
+        attempts=0,
+        max_attempts=None,
+        enqueued_at=None,
+        started_at=None,
+        ended_at=None,
+        last_error=f"unreadable job: {type(error).__name__}: {str(error)[:200]}",
     )

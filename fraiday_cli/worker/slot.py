@@ -8,13 +8,16 @@ recovered promptly), timeouts still interrupt the job with SIGALRM, and ``max_jo
 might leak.
 """
 
+import logging
 import random
 import signal
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+import redis
 from rq.exceptions import DeserializationError
 from rq.job import Job, JobStatus
 from rq.queue import Queue
@@ -23,16 +26,23 @@ from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
 from config.redaction import Redactor
+from fraiday_cli.tasks.dead_letters import dead_letter
 from fraiday_cli.tasks.pausing import paused_queues
 from fraiday_cli.worker.lease import JobLease
 from fraiday_cli.worker.queue_order import strict_order, weighted_order, weights_for
 from handlers.errors import PermanentError
+from handlers.metrics import POISON_JOBS
+from handlers.wire_format import Poison, read_poison_reason
+
+log = logging.getLogger("fraiday.worker")
 
 INTERRUPT_SIGNAL = signal.SIGUSR1
 """Sent by the pool when the grace period is over: stop the running job and put it back on its queue."""
 
 
 IDLE_QUEUE = "fraiday-idle"
+PAUSED_POLL_SECONDS = 0.5
+"""How often a slot serving a paused queue looks again: the bound on a resumed queue's first start."""
 
 
 class ShutdownInterrupt(Exception):
@@ -102,13 +112,66 @@ class SlotWorker(SimpleWorker):
     def dequeue_job_and_maintain_ttl(
         self, timeout: int | None, max_idle_time: int | None = None
     ) -> tuple[Job, Queue] | None:
-        """A slot idle in BLPOP when its queue is paused would still take the next job pushed there: such
-        a job goes back to the front of its queue, and the slot waits on the queues still running."""
+        """RQ's dequeue, one wait at a time, so pausing is exact and a job that is not fraiday's never runs.
+
+        While any of the slot's queues is paused, each wait lasts ``PAUSED_POLL_SECONDS``, so a resume is
+        seen at once rather than after a whole idle wait. A job popped from a queue paused meanwhile goes
+        back to the front of it, and one that is not a fraiday job goes to the failed registry unrun.
+        """
+        idle_until = None if max_idle_time is None else time.monotonic() + max_idle_time
         while True:
-            result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
-            if result is None or result[1].name not in paused_queues(self.connection):
-                return result
-            result[1].push_job_id(result[0].id, at_front=True)
+            wait = timeout
+            if timeout is not None and self._serving_paused():
+                wait = PAUSED_POLL_SECONDS  # type: ignore[assignment]  # Redis takes fractional seconds
+            try:
+                # max_idle_time=wait: RQ returns after this one wait instead of waiting again itself.
+                result = super().dequeue_job_and_maintain_ttl(wait, max_idle_time=wait)
+            except Exception as error:
+                # RQ tags an error loading a popped job with its id and queue: a hash it cannot read. A
+                # Redis error is not the job's fault, and the job is recovered like any lost pop.
+                job_id, queue = getattr(error, "job_id", None), getattr(error, "queue", None)
+                if isinstance(error, redis.RedisError) or not isinstance(queue, Queue) or job_id is None:
+                    raise
+                self._refuse(queue, str(job_id), Poison("unreadable", f"{type(error).__name__}: {error}"))
+                continue
+            if result is None:
+                if timeout is None or (idle_until is not None and time.monotonic() >= idle_until):
+                    return None
+                continue
+            job, queue = result
+            if queue.name in paused_queues(self.connection):
+                self._put_back(job, queue)
+                continue
+            poison = read_poison_reason(self.connection, job.id, queue.name)
+            if poison is not None:
+                self._refuse(queue, job.id, poison)
+                continue
+            return result
+
+    def _serving_paused(self) -> bool:
+        return any(q.name in paused_queues(self.connection) for q in self.queues)
+
+    def _put_back(self, job: Job, queue: Queue) -> None:
+        """Return a job popped from a paused queue to its front, and out of RQ's intermediate list in the
+        same transaction: left there, RQ's cleanup would fail it as stuck and retry it, a second run."""
+        with self.connection.pipeline() as pipeline:
+            pipeline.lrem(queue.intermediate_queue_key, 1, job.id)
+            pipeline.lpush(queue.key, job.id)
+            pipeline.execute()
+        log.info("queue %s is paused: put %s back", queue.name, job.id)
+
+    def _refuse(self, queue: Queue, job_id: str, poison: Poison) -> None:
+        with self.connection.pipeline() as pipeline:
+            pipeline.lrem(queue.intermediate_queue_key, 1, job_id)
+            dead_letter(self.connection, pipeline, queue.name, job_id, str(poison))
+            pipeline.execute()
+        POISON_JOBS.labels(queue.name, poison.kind).inc()
+        log.error("job %s on %s moved to the failed registry unrun: %s", job_id, queue.name, poison)
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        """Always take the job out of RQ's intermediate list: RQ only does it for a one-queue worker, but a
+        slot whose other queues are paused pops through that list too."""
+        super().prepare_job_execution(job, remove_from_intermediate_queue=True)
 
     def run_maintenance_tasks(self) -> None:
         """The pool process does maintenance (fraiday_cli.worker.maintenance), busy slots or not; RQ's own

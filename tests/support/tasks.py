@@ -95,6 +95,7 @@ REGISTRY = Registry([
     _spec("test:sleep", "events", SleepPayload, sleep, attempts=3, timeout=30),
     _spec("test:slow_timeout", "events", SleepPayload, sleep, attempts=2, timeout=1),
     _spec("test:flaky", "events", FlakyPayload, flaky, attempts=3),
+    _spec("test:flaky_sync", "semantic_layer", FlakyPayload, flaky, attempts=3),
     _spec("test:unique", "semantic_layer", SleepPayload, sleep, unique_fields=("key",)),
     _spec("test:mongo", "events", MongoPayload, mongo_write),
 ])  # fmt: skip

@@ -1,0 +1,168 @@
+"""Jobs that are not fraiday's never run: planted in Redis by hand, as anyone with Redis access could.
+
+Each is written with raw Redis commands (no RQ), served by a real ``fraiday worker``, and must end in
+the failed registry with the reason, unrun (its side effect, a file, never appears), counted by
+``fraiday_poison_jobs_total``, while the worker goes on running good jobs.
+"""
+
+import json
+import signal
+import subprocess
+import zlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis
+import requests
+from typer.testing import CliRunner
+
+from config import Settings
+from fraiday_cli.main import app
+from fraiday_cli.tasks.client import TaskClient
+from tests.harness.process import free_port
+from tests.observability.test_operations import sample
+from tests.processes import FRAIDAY, TEST_REGISTRY, fraiday, wait_for
+from tests.support.tasks import ATTEMPTS, EFFECTS, REGISTRY
+
+runner = CliRunner(env={"COLUMNS": "200"})
+DISPATCHER = "handlers.dispatch.run_task"
+
+
+def pickle_running(command: str) -> bytes:
+    """A protocol-0 pickle that runs ``command`` with os.system when loaded."""
+    return b"cos\nsystem\n(S'" + command.encode() + b"'\ntR."
+
+
+def json_data(function: str, args: list[object]) -> bytes:
+    return zlib.compress(json.dumps([function, None, args, {}]).encode())
+
+
+def plant(conn: redis.Redis, job_id: str, queue: str, **fields: bytes | str) -> None:
+    """Write a job hash and push its id, as RQ would, but by hand."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stored = {"origin": queue, "status": "queued", "created_at": now, "enqueued_at": now, **fields}
+    for name, value in stored.items():
+        conn.hset(f"rq:job:{job_id}", name, value)
+    conn.rpush(f"rq:queue:{queue}", job_id)
+
+
+def failed_ids(conn: redis.Redis, queue: str) -> set[str]:
+    return {member.decode() for member in conn.zrange(f"rq:failed:{queue}", 0, -1)}
+
+
+def failed_jobs(queue: str) -> dict[str, dict[str, object]]:
+    result = runner.invoke(app, ["jobs", "--queue", queue, "--state", "failed", "--json"])
+    assert result.exit_code == 0, result.output
+    return {job["task_id"]: job for job in json.loads(result.stdout)}
+
+
+def worker(port: int, *queues: str) -> list[str]:
+    names = [arg for queue in queues for arg in ("--queue", queue)]
+    return ["worker", *names, "--metrics-port", str(port), "--registry", TEST_REGISTRY]
+
+
+def fraiday_command(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*FRAIDAY, *args, "--registry", TEST_REGISTRY],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_a_job_naming_another_function_never_runs_and_is_dead_lettered_and_counted(
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran-os-system"
+    plant(redis_conn, "evil", "events", data=json_data("os.system", [f"touch {marker}"]))
+    good = TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "after-evil"})
+    port = free_port()
+    with fraiday(worker(port, "events"), env, tmp_path / "worker.log") as process:
+        wait_for(lambda: "evil" in failed_ids(redis_conn, "events"), 20, what="evil dead-lettered")
+        wait_for(lambda: redis_conn.hget(EFFECTS, "after-evil") == b"1", 20, what="the good job after it")
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        process.stop(signal.SIGTERM)
+    assert not marker.exists()
+    assert redis_conn.hget("rq:job:evil", "status") == b"failed"
+    error = str(failed_jobs("events")["evil"]["last_error"])
+    assert "not a fraiday job" in error and "os.system" in error
+    assert sample(metrics, "fraiday_poison_jobs_total", queue="events", reason="function") == 1
+    assert good.task_id not in failed_ids(redis_conn, "events")
+
+
+def test_pickled_data_or_meta_and_unreadable_jobs_never_run(
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    data_marker, meta_marker = tmp_path / "data-unpickled", tmp_path / "meta-unpickled"
+    plant(redis_conn, "pickled-data", "events", data=pickle_running(f"touch {data_marker}"))
+    # Valid fraiday data, so only the pickled meta is wrong: the handler must not run either.
+    plant(
+        redis_conn,
+        "pickled-meta",
+        "events",
+        data=json_data(DISPATCHER, ["test:count", {"key": "pickled-meta"}]),
+        meta=pickle_running(f"touch {meta_marker}"),
+    )
+    plant(
+        redis_conn,
+        "meta-not-object",
+        "events",
+        data=json_data(DISPATCHER, ["test:count", {"key": "meta-not-object"}]),
+        meta=b"[1, 2]",
+    )
+    plant(
+        redis_conn,
+        "bad-status",
+        "events",
+        data=json_data(DISPATCHER, ["test:count", {"key": "bad-status"}]),
+        status="no-such-status",
+    )
+    poison = {"pickled-data", "pickled-meta", "meta-not-object", "bad-status"}
+    # Before any worker: listing the pending jobs shows them, it does not crash on them.
+    pending = runner.invoke(app, ["jobs", "--queue", "events", "--state", "pending", "--json"])
+    assert pending.exit_code == 0, pending.output
+    assert {job["task_id"] for job in json.loads(pending.stdout)} == poison
+
+    port = free_port()
+    with fraiday(worker(port, "events"), env, tmp_path / "worker.log") as process:
+        wait_for(lambda: failed_ids(redis_conn, "events") == poison, 20, what="all four dead-lettered")
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        process.stop(signal.SIGTERM)
+    assert not data_marker.exists() and not meta_marker.exists()
+    assert redis_conn.hgetall(EFFECTS) == {}
+    errors = {task_id: str(job["last_error"]) for task_id, job in failed_jobs("events").items()}
+    assert "data is not JSON" in errors["pickled-data"]
+    assert "meta is not a JSON object" in errors["pickled-meta"]
+    assert "meta is not a JSON object" in errors["meta-not-object"]
+    assert "ValueError" in errors["bad-status"]
+    counts = {
+        reason: sample(metrics, "fraiday_poison_jobs_total", queue="events", reason=reason)
+        for reason in ("data", "meta", "unreadable")
+    }
+    assert counts == {"data": 1, "meta": 2, "unreadable": 1}
+    assert "Traceback" not in (tmp_path / "worker.log").read_text()
+
+
+def test_requeue_all_requeues_the_good_jobs_and_reports_the_corrupt_one(
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    client = TaskClient(redis_conn, REGISTRY)
+    good = [client.enqueue("test:flaky", {"key": f"good-{i}", "failures": 99}) for i in range(2)]
+    with fraiday(["worker", "--queue", "events", "--registry", TEST_REGISTRY], env, tmp_path / "w.log") as w:
+        ids = {task.task_id for task in good}
+        wait_for(lambda: failed_ids(redis_conn, "events") == ids, 30, what="both good jobs failed for good")
+        # What rq-dashboard's Requeue did to a job: its meta re-saved as a pickle.
+        corrupt = good[0].task_id
+        redis_conn.hset(f"rq:job:{corrupt}", "meta", pickle_running(f"touch {tmp_path / 'x'}"))
+        result = fraiday_command(env, "requeue", "--queue", "events", "--all")
+        assert result.returncode == 1
+        assert result.stdout.split() == [good[1].task_id]
+        assert f"not requeued {corrupt}: not a fraiday job" in result.stderr
+        assert "Traceback" not in result.stderr
+        wait_for(lambda: redis_conn.llen(ATTEMPTS + "good-1") == 4, 30, what="the requeued job to run again")
+        w.stop(signal.SIGTERM)
+    assert corrupt in failed_ids(redis_conn, "events")
+    assert redis_conn.llen(ATTEMPTS + "good-0") == 3
+    assert not (tmp_path / "x").exists()
