@@ -6,8 +6,8 @@ another takes over, so due jobs waited about a minute. Here the lock is the same
 scheduler and this one never both move a queue's jobs), but its TTL is bounded by the recovery time, it
 is released at once when its holder stops or dies in its pool, and a Redis error only pauses the loop.
 
-A scheduled job that cannot be loaded (a hash that is not fraiday's JSON) is moved to the failed
-registry with the reason: one bad entry never holds up the due jobs behind it.
+A scheduled job that is not a fraiday job (``handlers.wire_format``), or that RQ cannot load, is moved
+to the failed registry unrun, with the reason: one bad entry never holds up the due jobs behind it.
 """
 
 import logging
@@ -15,14 +15,16 @@ import time
 
 import redis
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Job
 from rq.queue import Queue
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 from rq.scripts import acquire_or_refresh_lock, release_lock
 
-from fraiday_cli.tasks.client import FAILURE_TTL_SECONDS, queue_for
-from handlers.wire_format import JOB_KEY_PREFIX, SERIALIZER
+from fraiday_cli.tasks.client import queue_for
+from fraiday_cli.tasks.dead_letters import dead_letter
+from handlers.metrics import POISON_JOBS
+from handlers.wire_format import SERIALIZER, Poison, read_poison_reason
 
 log = logging.getLogger("fraiday.worker")
 
@@ -60,12 +62,16 @@ class DueJobs:
         queue = queue_for(name, self.connection)
         due = registry.get_jobs_to_schedule(int(time.time()))
         for job_id in due:
-            try:
-                self._move(job_id, queue, registry)
-            except redis.RedisError:
-                raise
-            except Exception as error:  # a job that cannot be read or written back is dead-lettered
-                self._dead_letter(name, job_id, f"scheduled job could not be enqueued: {error!r}")
+            poison = read_poison_reason(self.connection, job_id, name)
+            if poison is None:
+                try:
+                    self._move(job_id, queue, registry)
+                    continue
+                except redis.RedisError:
+                    raise
+                except Exception as error:  # a field RQ cannot read or write back
+                    poison = Poison("unreadable", f"{type(error).__name__}: {error}")
+            self._dead_letter(name, job_id, poison)
         return len(due)
 
     def _move(self, job_id: str, queue: Queue, registry: ScheduledJobRegistry) -> None:
@@ -79,12 +85,10 @@ class DueJobs:
             registry.remove(job, pipeline=pipeline)
             pipeline.execute()
 
-    def _dead_letter(self, name: str, job_id: str, reason: str) -> None:
-        log.error("job %s on %s moved to the failed registry: %s", job_id, name, reason)
-        failed = FailedJobRegistry(name, connection=self.connection, serializer=SERIALIZER)
+    def _dead_letter(self, name: str, job_id: str, poison: Poison) -> None:
         with self.connection.pipeline() as pipeline:
             pipeline.zrem(ScheduledJobRegistry(name, connection=self.connection).key, job_id)
-            pipeline.zadd(failed.key, {job_id: time.time() + FAILURE_TTL_SECONDS})
-            pipeline.hset(JOB_KEY_PREFIX + job_id, "status", JobStatus.FAILED.value)
-            pipeline.hset(JOB_KEY_PREFIX + job_id, "exc_info", reason)
+            dead_letter(self.connection, pipeline, name, job_id, str(poison))
             pipeline.execute()
+        POISON_JOBS.labels(name, poison.kind).inc()
+        log.error("scheduled job %s on %s moved to the failed registry unrun: %s", job_id, name, poison)

@@ -8,8 +8,9 @@ the failed registry with the reason, unrun (its side effect, a file, never appea
 import json
 import signal
 import subprocess
+import time
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import redis
@@ -166,3 +167,38 @@ def test_requeue_all_requeues_the_good_jobs_and_reports_the_corrupt_one(
     assert corrupt in failed_ids(redis_conn, "events")
     assert redis_conn.llen(ATTEMPTS + "good-0") == 3
     assert not (tmp_path / "x").exists()
+
+
+def test_a_scheduled_job_with_pickled_meta_is_dead_lettered_and_other_retries_still_run(
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    client = TaskClient(redis_conn, REGISTRY)
+    marker = tmp_path / "scheduled-meta-unpickled"
+    # Due now, ahead of the good one in the scheduled registry.
+    plant(
+        redis_conn,
+        "scheduled-poison",
+        "events",
+        data=json_data(DISPATCHER, ["test:count", {"key": "scheduled-poison"}]),
+        meta=pickle_running(f"touch {marker}"),
+        status="scheduled",
+    )
+    redis_conn.lrem("rq:queue:events", 1, "scheduled-poison")
+    redis_conn.zadd("rq:scheduled:events", {"scheduled-poison": int(time.time()) - 5})
+    before = client.enqueue("test:count", {"key": "due-with-it"}, delay=timedelta(seconds=1))
+    # A retry: fails once, then is scheduled for its second attempt after the poison was met.
+    retried = client.enqueue("test:flaky", {"key": "retried", "failures": 1})
+    port = free_port()
+    with fraiday(worker(port, "events"), env, tmp_path / "worker.log") as process:
+        wait_for(lambda: redis_conn.hget(EFFECTS, "due-with-it") == b"1", 20, what="the due job")
+        wait_for(lambda: redis_conn.hget(EFFECTS, "retried") == b"1", 20, what="the retry")
+        wait_for(lambda: "scheduled-poison" in failed_ids(redis_conn, "events"), 10, what="poison failed")
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        process.stop(signal.SIGTERM)
+    assert not marker.exists()
+    assert redis_conn.hget(EFFECTS, "scheduled-poison") is None
+    assert redis_conn.zcard("rq:scheduled:events") == 0
+    assert "meta is not a JSON object" in str(failed_jobs("events")["scheduled-poison"]["last_error"])
+    assert sample(metrics, "fraiday_poison_jobs_total", queue="events", reason="meta") == 1
+    assert before.task_id not in failed_ids(redis_conn, "events")
+    assert retried.task_id not in failed_ids(redis_conn, "events")
