@@ -62,3 +62,17 @@ def test_the_worker_hooks_fraiday_overrides_are_called_by_rq() -> None:
     assert "self.max_connection_wait_time" in inspect.getsource(BaseWorker.dequeue_job_and_maintain_ttl)
     assert "with_scheduler" in inspect.signature(BaseWorker.work).parameters
     assert "self.check_workers(" in inspect.getsource(WorkerPool.start), "maintenance is supervised here"
+
+
+def test_the_dequeue_hooks_exact_pausing_and_poison_refusal_rely_on() -> None:
+    dequeue = inspect.signature(BaseWorker.dequeue_job_and_maintain_ttl)
+    assert list(dequeue.parameters) == ["self", "timeout", "max_idle_time"]
+    assert "idle_time_left <= 0" in inspect.getsource(BaseWorker.dequeue_job_and_maintain_ttl), (
+        "max_idle_time makes RQ return after one wait, so a slot re-reads the paused set"
+    )
+    prepare = inspect.signature(BaseWorker.prepare_job_execution)
+    assert list(prepare.parameters) == ["self", "job", "remove_from_intermediate_queue"]
+    assert "self.prepare_job_execution(job, remove_from_intermediate_queue)" in inspect.getsource(
+        BaseWorker.perform_job
+    )
+    assert "e.job_id = job_id" in inspect.getsource(Queue.dequeue_any), "a job RQ cannot load is named"
