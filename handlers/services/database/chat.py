@@ -2,6 +2,11 @@
 
 An assistant message carries ``reply_key`` (``<kind>:<user message id>``) under a unique index: storing
 the reply of a retried task finds the first one instead of adding a second.
+
+A session's messages are ordered by ``_id``, so each new one gets an id after the session's latest
+(:meth:`ChatStore._next_id`): ObjectIds follow time only across seconds, and within one second ids made
+by different processes (the server storing a message, a worker its reply) follow each process's random
+bytes, which listed a reply before its message and left it out of the next message's context.
 """
 
 from collections.abc import Mapping
@@ -12,7 +17,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 
-from handlers.services.database.documents import Document, insert_once, object_id, utcnow
+from handlers.services.database.documents import Document, id_after, insert_once, object_id, utcnow
 
 
 class MessageStatus(StrEnum):
@@ -60,10 +65,15 @@ class ChatStore:
             "error": None,
             "created_at": now,
             "updated_at": now,
+            "_id": self._next_id(session["_id"]),
         }
-        message["_id"] = self.messages.insert_one(message).inserted_id
+        self.messages.insert_one(message)
         self.sessions.update_one({"_id": session["_id"]}, {"$set": {"updated_at": now}})
         return message
+
+    def _next_id(self, session_id: ObjectId) -> ObjectId:
+        latest = self.messages.find_one({"session_id": session_id}, {"_id": 1}, sort=[("_id", DESCENDING)])
+        return id_after(latest["_id"] if latest else None)
 
     def get_message(self, message_id: str | ObjectId) -> Document | None:
         return self.messages.find_one({"_id": object_id(message_id, "message_id")})
@@ -116,6 +126,7 @@ class ChatStore:
             "error": None,
             "created_at": now,
             "updated_at": now,
+            "_id": self._next_id(reply_to["session_id"]),
         }
         stored, _ = insert_once(self.messages, {"reply_key": f"{kind.value}:{reply_to['_id']}"}, document)
         return stored

@@ -31,6 +31,14 @@ def object_id(value: str | ObjectId, what: str) -> ObjectId:
         raise InvalidId(what, value) from None
 
 
+def id_after(previous: ObjectId | None) -> ObjectId:
+    """A new id that sorts after ``previous``: a fresh one when it does, else ``previous`` plus one."""
+    fresh = ObjectId()
+    if previous is None or fresh > previous:
+        return fresh
+    return ObjectId((int.from_bytes(previous.binary, "big") + 1).to_bytes(12, "big"))
+
+
 def utcnow() -> datetime:
     """Now, timezone-aware, at the millisecond precision BSON stores (so a read equals what was written)."""
     now = datetime.now(UTC)
