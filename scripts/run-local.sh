@@ -10,6 +10,7 @@
 #
 # PORT sets the API port (default 8080); Redis, MongoDB and the workers' metrics ports are the first free
 # ones from 6379, 27017 and 9100. FRAIDAY_LOCAL_STATE moves .fraiday/. fraiday's variables pass through.
+# Exit status: 0 after a stop asked for (Ctrl+C, SIGTERM), 1 when a part failed, 2 for a bad argument.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,7 @@ reset=false
 case "${1:-}" in
   "") ;;
   --reset) reset=true ;;
-  -h | --help) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
   *) say "unknown argument '$1' (use --reset, or --help)"; exit 2 ;;
 esac
 [ $# -le 1 ] || { say "one argument at most (use --reset, or --help)"; exit 2; }
@@ -236,5 +237,7 @@ MSG
 
 until $stop_requested; do
   if i=$(exited_part); then fail_part "$i"; fi
-  sleep 0.5
+  sleep 0.5 || true # Ctrl+C interrupts the sleep too
 done
+stop_all
+exit 0

@@ -1,0 +1,52 @@
+"""``scripts/run-local.sh`` when a part of the stack cannot start: named, with its log, and all stopped.
+
+(The happy path, Ctrl+C included, is the README's session in tests/readme.)
+"""
+
+import fcntl
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.local_stack import BANNER, LocalStack
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[LocalStack]:
+    local = LocalStack(["./scripts/run-local.sh"], {**os.environ, "FRAIDAY_LOCAL_STATE": str(tmp_path)})
+    try:
+        yield local
+    finally:
+        local.kill_everything()
+
+
+def test_a_part_that_exits_is_named_with_its_log_and_everything_stops(stack: LocalStack) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        stack.env["PORT"] = str(port)
+        status = stack.run_to_exit()
+
+    assert status == 1, stack.output
+    assert BANNER not in stack.output
+    assert "run-local: server exited (status 2); the end of" in stack.output
+    assert f"  | fraiday: port {port} is already in use; choose another with --port or PORT" in stack.output
+    assert any("redis-server" in line for line in stack.seen.values())  # it had started the rest
+    assert stack.left_running() == {}
+
+
+def test_a_second_run_on_the_same_state_is_refused(stack: LocalStack, tmp_path: Path) -> None:
+    with (tmp_path / "lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        (tmp_path / "pids").write_text("server 12345\n")
+        status = stack.run_to_exit(timeout=30)
+    assert status == 1
+    assert (
+        f"run-local: {tmp_path} is in use by another run-local.sh or by processes it left running:"
+        in stack.output
+    )
+    assert "  server 12345" in stack.output
