@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import (
     BaseRegistry,
@@ -23,7 +22,7 @@ from rq.worker import BaseWorker, Worker
 
 from fraiday_cli.tasks.client import queue_for
 from fraiday_cli.tasks.pausing import paused_queues
-from fraiday_cli.tasks.status import Task, as_utc, describe, unreadable
+from fraiday_cli.tasks.status import Task, as_utc, read_task
 from handlers.wire_format import SERIALIZER
 
 REGISTRIES: dict[str, type[BaseRegistry]] = {
@@ -91,19 +90,8 @@ def all_queue_stats(connection: redis.Redis, names: list[str]) -> list[QueueStat
 
 def list_jobs(connection: redis.Redis, queue: str, state: str, limit: int) -> list[Task]:
     """The first ``limit`` jobs of ``queue`` in ``state``, oldest first, as callers see a task."""
-    tasks = (_task(connection, task_id, queue) for task_id in job_ids(connection, queue, state, 0, limit))
+    tasks = (read_task(connection, task_id) for task_id in job_ids(connection, queue, state, 0, limit))
     return [task for task in tasks if task is not None]
-
-
-def _task(connection: redis.Redis, task_id: str, queue: str) -> Task | None:
-    """One job at a time, so a hash RQ cannot load is listed as such instead of failing the listing."""
-    try:
-        job = Job.fetch(task_id, connection=connection, serializer=SERIALIZER)
-    except NoSuchJobError:
-        return None
-    except (ValueError, TypeError, KeyError) as error:  # a field RQ cannot parse: a status, a date
-        return unreadable(task_id, queue, error)
-    return describe(job, connection)
 
 
 def job_ids(connection: redis.Redis, queue: str, state: str, start: int, count: int) -> list[str]:

@@ -5,6 +5,7 @@ from typing import Literal
 
 import redis
 from pydantic import BaseModel, ConfigDict
+from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from rq.results import Result
@@ -79,6 +80,20 @@ def describe(job: Job, connection: redis.Redis) -> Task:
 
 def _count(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def read_task(connection: redis.Redis, task_id: str) -> Task | None:
+    """The task with this id as callers see it, or None when there is none. A job hash RQ cannot load
+    (written into Redis by hand) is a task that can never run, not an error of the reader."""
+    try:
+        job = Job.fetch(task_id, connection=connection, serializer=SERIALIZER)
+    except NoSuchJobError:
+        return None
+    except (ValueError, TypeError, KeyError) as error:  # a field RQ cannot parse: a status, a date
+        origin = connection.hget(Job.key_for(task_id), "origin")
+        queue = origin.decode(errors="replace") if isinstance(origin, bytes) else str(origin or "")
+        return unreadable(task_id, queue, error)
+    return describe(job, connection)
 
 
 def unreadable(task_id: str, queue: str, error: Exception) -> Task:

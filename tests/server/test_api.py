@@ -188,6 +188,16 @@ def test_unknown_tasks_and_malformed_ids(api: FlaskClient) -> None:
     assert get(api, "/tasks/a:b")[0] == 400
 
 
+def test_a_job_hash_written_by_hand_is_reported_unreadable_not_a_500(
+    api: FlaskClient, redis_conn: redis.Redis
+) -> None:
+    redis_conn.hset("rq:job:planted", mapping={"data": b"x", "origin": "events", "status": "no-such-status"})
+    status, task = get(api, "/tasks/planted")
+    assert status == 200
+    assert (task["status"], task["queue"]) == ("failed", "events")
+    assert task["last_error"].startswith("unreadable job: ValueError")
+
+
 def test_request_errors_are_clear_json(api: FlaskClient) -> None:
     sessions = "/api/v1/sessions"
     broken = api.post(sessions, data="{nope", headers={**AUTH, "Content-Type": "application/json"})
