@@ -1,4 +1,4 @@
-"""nox sessions: tests, lint and typecheck by default; bench and chaos on demand (``nox -s bench``)."""
+"""nox sessions: tests, lint and typecheck by default; bench, chaos and image on demand (``nox -s bench``)."""
 
 import nox
 
@@ -40,3 +40,10 @@ def chaos(session: nox.Session) -> None:
     """The fault-injection suite at full size (the default test run has its short version)."""
     session.install("-e", ".[dev]")
     session.run("pytest", "tests/chaos", "-v", "-s", *session.posargs, env={"FRAIDAY_CHAOS": "full"})
+
+
+@nox.session(python=PYTHON)
+def image(session: nox.Session) -> None:
+    """Build the Dockerfile on a private dockerd and smoke-test the image (needs root; see tests/image)."""
+    session.install("-e", ".[dev]")
+    session.run("python", "-m", "tests.image", *session.posargs)

@@ -1,0 +1,5 @@
+import sys
+
+from tests.image.session import main
+
+raise SystemExit(main(sys.argv[1:]))

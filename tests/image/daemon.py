@@ -1,0 +1,150 @@
+"""A dockerd of the image session's own, that keeps its hands off the host's network.
+
+Its data-root, exec-root, socket, pid file, configuration and cgroup parent are all under one
+temporary directory (or named after it), so it neither meets nor disturbs a system Docker. It creates
+no bridge and no iptables rules at all (``--bridge=none --iptables=false``): the session's builds and
+containers use the host's network, so there is nothing of the daemon's in the host's network to remove
+afterwards. Stopping it undoes the rest (containers, mounts, cgroups, the files dockerd writes outside
+its roots) and reports anything that is still different from before it started.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from contextlib import suppress
+from pathlib import Path
+
+from tests.harness.memory import process_tree
+from tests.image.docker_cli import DockerCli
+from tests.image.host_state import CGROUP_ROOT, DAEMON_FILES, HostState
+
+DOCKERD = "/usr/sbin/dockerd"
+DEBIAN_DOCKER = "/usr/bin/docker"
+
+
+class DaemonError(RuntimeError):
+    """The private dockerd did not start; the message ends with its log."""
+
+
+class PrivateDockerd:
+    def __init__(self, root: Path, log_path: Path) -> None:
+        self.root = root
+        self.socket = root / "docker.sock"
+        self.log_path = log_path
+        self.cgroup_parent = root.name
+        self.cli = DockerCli(DEBIAN_DOCKER, f"unix://{self.socket}")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.before: HostState | None = None
+
+    def argv(self) -> list[str]:
+        config = self.root / "daemon.json"  # not /etc/docker/daemon.json: nothing of a system Docker's
+        config.write_text("{}\n")
+        return [
+            DOCKERD, f"--config-file={config}", f"--data-root={self.root / 'data'}",
+            f"--exec-root={self.root / 'exec'}", f"--host=unix://{self.socket}",
+            f"--pidfile={self.root / 'docker.pid'}", f"--cgroup-parent=/{self.cgroup_parent}",
+            "--bridge=none", "--iptables=false", "--ip6tables=false",
+        ]  # fmt: skip
+
+    def start(self, timeout: float = 60) -> DockerCli:
+        self.before = HostState.capture()
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                self.argv(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise DaemonError(f"dockerd exited with {self.process.returncode}:\n{self.log_tail()}")
+            if self.socket.exists() and self.cli.answers():
+                return self.cli
+            time.sleep(0.1)
+        raise DaemonError(f"dockerd did not answer within {timeout:.0f}s:\n{self.log_tail()}")
+
+    def stop(self) -> list[str]:
+        """Stop it and everything it started; return what still differs from the host before it started."""
+        if self.process is not None:
+            self._remove_containers()
+            self._stop_process_tree(self.process.pid)
+        self._unmount_under_root()
+        self._remove_cgroups()
+        if self.before is not None:
+            for path in DAEMON_FILES:
+                if str(path) not in self.before.files:
+                    _remove(path)
+        shutil.rmtree(self.root, ignore_errors=True)
+        return HostState.capture().changes_since(self.before) if self.before is not None else []
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def _remove_containers(self) -> None:
+        if self.process is None or self.process.poll() is not None or not self.cli.answers():
+            return
+        ids = self.cli.run("ps", "--all", "--quiet").split()
+        if ids:
+            self.cli.run("rm", "--force", "--volumes", *ids, timeout=60)
+
+    def _stop_process_tree(self, pid: int) -> None:
+        # containerd and its shims run in sessions of their own: remember them before dockerd goes.
+        tree = process_tree(pid)
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        for member in tree[1:]:
+            deadline = time.monotonic() + 10
+            while _alive(member) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _alive(member):
+                os.kill(member, signal.SIGKILL)
+
+    def _unmount_under_root(self) -> None:
+        prefix = f"{self.root}/"
+        points = [
+            line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
+            if line.split()[1] == str(self.root) or line.split()[1].startswith(prefix)
+        ]  # fmt: skip
+        for point in sorted(points, key=len, reverse=True):
+            subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
+
+    def _remove_cgroups(self) -> None:
+        for hierarchy in CGROUP_ROOT.glob("*"):
+            parent = hierarchy / self.cgroup_parent
+            if not parent.is_dir():
+                continue
+            # A cgroup is removed with rmdir once empty; its control files go with it.
+            # (one still holding a process stays, and the host check reports it).
+            for directory in sorted(
+                (d for d in parent.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)
+            ):
+                with suppress(OSError):
+                    directory.rmdir()
+            with suppress(OSError):
+                parent.rmdir()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie child of ours is gone for every purpose here
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
