@@ -57,24 +57,29 @@ def build_and_smoke(docker: DockerCli, base: str | None, pytest_args: list[str])
 
 
 def with_private_daemon(pytest_args: list[str]) -> int:
+    started = time.monotonic()
     installed = packages.ensure()
-    say(f"installed {', '.join(installed)}" if installed else "docker.io and debootstrap are installed")
+    if installed:
+        say(f"installed {', '.join(installed)} in {time.monotonic() - started:.1f} s")
     # Under /tmp, short: containerd's sockets live in the exec-root and socket paths are limited to 108 bytes.
     daemon = PrivateDockerd(Path(tempfile.mkdtemp(prefix="fraiday-image-", dir="/tmp")), LOGS / "dockerd.log")
     code = 1
     try:
+        started = time.monotonic()
         docker = daemon.start()
+        say(f"private dockerd answers after {time.monotonic() - started:.1f} s")
         started = time.monotonic()
         built = base_image.load(docker, LOGS / "debootstrap.log")
         how = "bootstrapped from Debian packages and cached" if built else "imported from the cache"
         say(f"base {base_image.TAG} {how} in {time.monotonic() - started:.1f} s")
         code = build_and_smoke(docker, base_image.TAG, pytest_args)
     finally:
+        stopping = time.monotonic()
         leftovers = daemon.stop()
         for line in leftovers:
             say(f"host not as found: {line}")
         if not leftovers:
-            say("private dockerd stopped; host as found")
+            say(f"private dockerd stopped in {time.monotonic() - stopping:.1f} s; host as found")
     return 1 if leftovers else code
 
 
