@@ -10,6 +10,7 @@ Dockerfile's default base (pulled from Docker Hub): the way to run it on a lapto
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -90,6 +91,8 @@ def main(pytest_args: list[str]) -> int:
         print(reason, file=sys.stderr)
         return 1
     LOGS.mkdir(parents=True, exist_ok=True)
+    # A CI timeout or an operator's kill still stops the daemon and cleans up (the `finally` above).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     started = time.monotonic()
     try:
         if existing:

@@ -64,13 +64,13 @@ class Container:
     def identities(self) -> list[Identity]:
         found = []
         for pid in self.host_pids():
-            status = dict(
-                line.split(":", 1)
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                if ":" in line
-            )
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-            found.append(Identity(pid, command, tuple(status["Uid"].split()), tuple(status["Gid"].split())))
+            try:
+                status = Path(f"/proc/{pid}/status").read_text().splitlines()
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            except FileNotFoundError:  # exited since `docker top` listed it
+                continue
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+            found.append(Identity(pid, command, tuple(fields["Uid"].split()), tuple(fields["Gid"].split())))
         return found
 
     def stop(self, *options: str) -> tuple[int, float]:
