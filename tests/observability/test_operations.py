@@ -3,20 +3,19 @@
 import json
 import re
 import signal
-import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import redis
 import requests
 from rq import Queue
-from rq.serializers import JSONSerializer
+from rq.job import Job
 from typer.testing import CliRunner
 
 from config import Settings
 from fraiday_cli.main import app
 from fraiday_cli.tasks.client import TaskClient
-from handlers.wire_format import JOB_FUNCTION
+from handlers.wire_format import JOB_FUNCTION, SERIALIZER
 from tests.harness.process import free_port
 from tests.processes import TEST_REGISTRY, fraiday, wait_for
 from tests.support.tasks import EFFECTS, REGISTRY, STARTED
@@ -65,7 +64,7 @@ def test_queues_json_matches_the_real_state(
     client = TaskClient(redis_conn, REGISTRY)
     for i in range(4):
         client.enqueue("test:count", {"key": f"done{i}"})
-    Queue("events", connection=redis_conn, serializer=JSONSerializer).enqueue(
+    Queue("events", connection=redis_conn, serializer=SERIALIZER).enqueue(
         JOB_FUNCTION,
         "test:count",
         {"key": 12},  # written around the client: fails validation in the worker
@@ -94,6 +93,10 @@ def test_queues_json_matches_the_real_state(
     assert redis_conn.zcard("rq:failed:events") == 0
 
 
+def idle_slots(conn: redis.Redis) -> int:
+    return sum(conn.hget(key, "state") == b"idle" for key in conn.smembers("rq:workers"))
+
+
 def test_a_paused_queue_is_not_processed_until_resumed(
     settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -102,15 +105,14 @@ def test_a_paused_queue_is_not_processed_until_resumed(
     for i in range(5):
         client.enqueue("test:count", {"key": f"p{i}"})
     with fraiday(WORKER, env, tmp_path / "worker.log") as worker:
-        wait_for(lambda: len(worker.children()) == 2, 10, what="slots")
-        time.sleep(2)
+        wait_for(lambda: idle_slots(redis_conn) == 2, 10, what="both slots waiting, the queue paused")
         assert redis_conn.hlen(EFFECTS) == 0
         assert (
             json.loads(runner.invoke(app, ["queues", "--json", "-q", "events"]).stdout)[0]["paused"] is True
         )
         assert runner.invoke(app, ["resume", "--queue", "events"]).exit_code == 0
-        # A slot idling on the paused queue notices within one idle wait (3 s with recovery at 6 s).
-        wait_for(lambda: redis_conn.hlen(EFFECTS) == 5, 3 + 5, what="processing after resume")
+        # Slots serving a paused queue look again every half second.
+        wait_for(lambda: redis_conn.hlen(EFFECTS) == 5, 5, what="processing after resume")
         worker.stop(signal.SIGTERM)
 
 
@@ -124,12 +126,13 @@ def test_drain_returns_when_started_jobs_finish_and_times_out_otherwise(
         result = runner.invoke(app, ["drain", "--queue", "events", "--timeout", "10"])
         assert result.exit_code == 0, result.output
         assert redis_conn.hget(EFFECTS, "short") == b"1"
-        # The other slot idles in BLPOP on events: the job it pops is put back, not run.
-        client.enqueue("test:count", {"key": "queued-behind"})
-        time.sleep(1.5)
-        assert redis_conn.hget(EFFECTS, "queued-behind") is None
-        assert redis_conn.llen("rq:queue:events") == 1
+        # Whether the other slot pops it (and puts it back) or waits elsewhere, it runs only after resume.
+        behind = client.enqueue("test:count", {"key": "queued-behind"})
+        resumed = datetime.now(UTC)
         runner.invoke(app, ["resume", "--queue", "events"])
+        wait_for(lambda: redis_conn.hget(EFFECTS, "queued-behind") == b"1", 5, what="held job run")
+        held = Job.fetch(behind.task_id, connection=redis_conn, serializer=SERIALIZER)
+        assert held.started_at is not None and held.started_at.replace(tzinfo=UTC) >= resumed
         client.enqueue("test:sleep", {"key": "long", "seconds": 5})
         wait_for(lambda: redis_conn.llen(STARTED + "long") == 1, 10, what="long start")
         timed_out = runner.invoke(app, ["drain", "--queue", "events", "--timeout", "0.5"])
