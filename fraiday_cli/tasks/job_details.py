@@ -78,15 +78,14 @@ def _bare_task(job: Job) -> Task:
 
 def details(job: Job, connection: redis.Redis) -> JobDetails:
     problem = _problem(job)
-    task = None
     if problem is None:
         try:
             task = describe(job, connection)
         except UNDECODABLE:
             problem = "its metadata does not describe a fraiday task"
-    if task is None or problem is not None:
-        return JobDetails(_bare_task(job), None, None, None, problem)
-    return JobDetails(task, job.args[1], dict(job.meta), _latest_error(job), None)
+        else:
+            return JobDetails(task, job.args[1], dict(job.meta), _latest_error(job), None)
+    return JobDetails(_bare_task(job), None, None, None, problem)
 
 
 def fetch(connection: redis.Redis, task_id: str) -> Job | None:

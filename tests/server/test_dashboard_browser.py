@@ -246,3 +246,7 @@ def test_a_form_posted_from_another_site_and_a_get_on_an_action_change_nothing(
     dashboard.shot("get-on-action")
     assert "method_not_allowed" in dashboard.driver.page_source
     assert paused_queues(redis_conn) == set()
+    dashboard.open("/jobs/no-such-job")
+    dashboard.shot("not-found")
+    assert dashboard.text("h1") == "404 Not Found"
+    assert "There is no job 'no-such-job'" in dashboard.text("#message")
