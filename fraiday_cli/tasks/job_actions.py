@@ -10,7 +10,7 @@ import redis
 from rq.job import Job, JobStatus
 
 from fraiday_cli.tasks.dead_letters import requeue_failed
-from fraiday_cli.tasks.job_details import details
+from fraiday_cli.tasks.status import STATUS
 
 
 class Refused(Exception):
@@ -18,11 +18,15 @@ class Refused(Exception):
 
 
 def requeue(connection: redis.Redis, job: Job) -> None:
-    found = details(job, connection)
-    if found.problem is not None:
-        raise Refused(f"{job.id} is not a fraiday job ({found.problem}): it cannot be requeued, only deleted")
-    if found.task.status != "failed" or not requeue_failed(connection, [job.origin], [job.id]):
-        raise Refused(f"only failed tasks can be requeued; {job.id} is {found.task.status}")
+    outcome = requeue_failed(connection, [job.origin], [job.id])
+    if job.id in outcome.refused:
+        raise Refused(f"{job.id} cannot be requeued, only deleted: {outcome.refused[job.id]}")
+    if job.id not in outcome.requeued:
+        raise Refused(f"only failed tasks can be requeued; {job.id} is {status(job)}")
+
+
+def status(job: Job) -> str:
+    return STATUS.get(job.get_status(refresh=False) or JobStatus.QUEUED, "queued")
 
 
 def delete(job: Job) -> None:

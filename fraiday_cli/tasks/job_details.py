@@ -1,9 +1,9 @@
 """One job as an operator sees it: its status, payload, metadata and whole error text, read as JSON only.
 
 Whoever can write to Redis can plant a job hash. It is read with RQ's JSON serializer and nothing else
-(no RQ call here is left to fall back to pickle), and a hash that is not a fraiday job (metadata or data
-not JSON, another function than the dispatcher) is still shown, with the reason, so an operator can see
-and delete it, but it is never decoded further, requeued or re-saved.
+(no RQ call here is left to fall back to pickle), and a hash that is not a fraiday job (judged by
+``handlers.wire_format``, as the worker judges it) is still shown, with the reason, so an operator can
+see and delete it, but it is never decoded further, requeued or re-saved.
 """
 
 import json
@@ -13,16 +13,17 @@ from typing import Any
 
 import redis
 from pydantic import ValidationError
-from rq.exceptions import DeserializationError, NoSuchJobError
+from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.results import Result
 
 from fraiday_cli.tasks.client import TASK_ID_PATTERN
-from fraiday_cli.tasks.status import STATUS, Task, as_utc, describe
-from handlers.wire_format import JOB_FUNCTION, SERIALIZER
+from fraiday_cli.tasks.status import STATUS, Task, as_utc, describe, read_task
+from handlers.wire_format import SERIALIZER, read_poison_reason
 
 UNDECODABLE = (ValueError, TypeError, ValidationError, zlib.error)
 """What decoding a planted field raises: bad JSON, base64, zlib or dates, or JSON of the wrong shape."""
+UNLOADABLE = "RQ cannot load its hash (written by hand)"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,12 @@ class JobDetails:
     last line."""
     problem: str | None
     """Why this hash is not a fraiday job, or None when it is one."""
+    loadable: bool = True
+    """False for a hash RQ cannot load at all: it is shown, but no action can take hold of it."""
+
+
+class Unloadable(Exception):
+    """A job hash with a field RQ cannot parse (a status, a date): written by hand, never by RQ."""
 
 
 def _latest_error(job: Job) -> str | None:
@@ -45,20 +52,6 @@ def _latest_error(job: Job) -> str | None:
     if result is None or result.type != Result.Type.FAILED:
         return None
     return result.exc_string or None
-
-
-def _problem(job: Job) -> str | None:
-    if isinstance(job.meta.get("unserialized"), bytes):  # RQ's fallback when meta does not decode
-        return "its metadata is not JSON"
-    try:
-        function, args, kwargs = job.func_name, job.args, job.kwargs
-    except DeserializationError:
-        return "its data is not JSON"
-    if function != JOB_FUNCTION:
-        return f"it names the function {function!r}, not fraiday's dispatcher"
-    if kwargs or len(args) != 2 or not isinstance(args[0], str):
-        return "its arguments are not a task type and a payload"
-    return None
 
 
 def _bare_task(job: Job) -> Task:
@@ -77,7 +70,8 @@ def _bare_task(job: Job) -> Task:
 
 
 def details(job: Job, connection: redis.Redis) -> JobDetails:
-    problem = _problem(job)
+    poison = read_poison_reason(connection, job.id, job.origin)
+    problem = poison.detail if poison is not None else None
     if problem is None:
         try:
             task = describe(job, connection)
@@ -89,20 +83,31 @@ def details(job: Job, connection: redis.Redis) -> JobDetails:
 
 
 def fetch(connection: redis.Redis, task_id: str) -> Job | None:
-    """The job with this id, read with the JSON serializer; None when there is none, or its hash is not
-    an RQ job at all (no data, dates that do not parse)."""
+    """The job with this id, read with the JSON serializer; None when there is none."""
     if not TASK_ID_PATTERN.fullmatch(task_id):
         return None
     try:
         return Job.fetch(task_id, connection=connection, serializer=SERIALIZER)
-    except (NoSuchJobError, *UNDECODABLE):
+    except NoSuchJobError:
         return None
+    except (*UNDECODABLE, KeyError) as error:
+        raise Unloadable(f"{type(error).__name__}: {error}") from None
+
+
+def read(connection: redis.Redis, task_id: str) -> JobDetails | None:
+    """The job's details, or None when there is no such job; an unloadable hash is shown as one."""
+    try:
+        job = fetch(connection, task_id)
+    except Unloadable:
+        task = read_task(connection, task_id)
+        return None if task is None else JobDetails(task, None, None, None, UNLOADABLE, loadable=False)
+    return None if job is None else details(job, connection)
 
 
 def list_details(connection: redis.Redis, ids: list[str]) -> list[JobDetails]:
-    """One by one, so an unreadable hash drops out of the list instead of failing the whole page."""
-    jobs = (fetch(connection, task_id) for task_id in ids)
-    return [details(job, connection) for job in jobs if job is not None]
+    """One by one, so one bad hash is a row saying so rather than a failed page."""
+    found = (read(connection, task_id) for task_id in ids)
+    return [job for job in found if job is not None]
 
 
 def dumps(value: Any) -> str:

@@ -205,7 +205,7 @@ def test_a_planted_pickle_is_shown_and_deleted_in_the_browser_and_never_unpickle
     trap = tmp_path / "unpickled-in-server"
     planted = plant_pickled(redis_conn, "planted-in-browser", "events", trap)
     dashboard.open("/queues/events/jobs/failed")
-    assert "not a fraiday job: its metadata is not JSON" in dashboard.text(
+    assert "not a fraiday job: its meta is not a JSON object" in dashboard.text(
         'tr[data-task-id="planted-in-browser"]'
     )
     dashboard.open("/jobs/planted-in-browser")
@@ -221,7 +221,7 @@ def test_a_planted_pickle_is_shown_and_deleted_in_the_browser_and_never_unpickle
         timeout=5,
         allow_redirects=False,
     )
-    assert refused.status_code == 409 and "is not a fraiday job" in refused.text
+    assert refused.status_code == 409 and "cannot be requeued, only deleted" in refused.text
     assert redis_conn.hgetall("rq:job:planted-in-browser") == planted
 
     dashboard.click("Delete")

@@ -4,14 +4,12 @@ token (checked by the blueprint); each answers with a redirect to the page that 
 from typing import Any
 
 from flask import Blueprint, redirect, url_for
-from rq.job import JobStatus
 from werkzeug.wrappers import Response
 
 from fraiday_cli.server.dashboard.blueprint import PageError
 from fraiday_cli.server.dashboard.lookup import job_or_404, known_queues, queue_or_404
 from fraiday_cli.server.resources import resources
 from fraiday_cli.tasks import job_actions, pausing
-from fraiday_cli.tasks.status import STATUS
 
 
 def _see(endpoint: str, **values: Any) -> Response:
@@ -29,7 +27,7 @@ def requeue(task_id: str) -> Response:
 
 def delete(task_id: str) -> Response:
     job = job_or_404(task_id)
-    status = STATUS.get(job.get_status(refresh=False) or JobStatus.QUEUED, "queued")
+    status = job_actions.status(job)
     try:
         job_actions.delete(job)
     except job_actions.Refused as exc:

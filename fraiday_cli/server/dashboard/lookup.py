@@ -20,6 +20,13 @@ def queue_or_404(name: str) -> str:
     return name
 
 
+def details_or_404(task_id: str) -> job_details.JobDetails:
+    found = job_details.read(resources().redis, task_id)
+    if found is None:
+        raise PageError(404, f"There is no job {task_id!r} (it may have ended and expired).")
+    return found
+
+
 def state_or_404(state: str) -> str:
     if state not in JOB_STATES:
         raise PageError(404, f"There is no job state {state!r}; states are {', '.join(JOB_STATES)}.")
@@ -27,7 +34,10 @@ def state_or_404(state: str) -> str:
 
 
 def job_or_404(task_id: str) -> Job:
-    job = job_details.fetch(resources().redis, task_id)
+    try:
+        job = job_details.fetch(resources().redis, task_id)
+    except job_details.Unloadable as exc:
+        raise PageError(409, f"{task_id} cannot be changed here: {job_details.UNLOADABLE} ({exc}).") from None
     if job is None:
         raise PageError(404, f"There is no job {task_id!r} (it may have ended and expired).")
     return job

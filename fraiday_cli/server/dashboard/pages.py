@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, render_template, request
 
-from fraiday_cli.server.dashboard.lookup import job_or_404, known_queues, queue_or_404, state_or_404
+from fraiday_cli.server.dashboard.lookup import details_or_404, known_queues, queue_or_404, state_or_404
 from fraiday_cli.server.resources import resources
 from fraiday_cli.tasks import job_details
 from fraiday_cli.tasks.inspection import JOB_STATES, all_queue_stats, job_ids, list_workers
@@ -48,7 +48,7 @@ def jobs(queue: str, state: str) -> str:
 
 
 def job(task_id: str) -> str:
-    found = job_details.details(job_or_404(task_id), resources().redis)
+    found = details_or_404(task_id)
     return render_template("dashboard/job.html", job=found, dumps=job_details.dumps, done=_done())
 
 
