@@ -17,8 +17,8 @@ from fraiday_cli.observability.metrics import enable_multiprocess
 def default_workers() -> int:
     """One process per usable CPU, at least 2 (one can restart while the other serves), at most 4.
 
-    Requests are I/O-bound (Redis, MongoDB), so threads carry the concurrency; more processes mostly add
-    memory, and the chart's limit is 256 MiB per pod.
+    Requests are I/O-bound (Redis, MongoDB), so gevent's greenlets carry the concurrency; more processes
+    mostly add memory, and the chart's limit is 256 MiB per pod.
     """
     return max(2, min(4, len(os.sched_getaffinity(0))))
 
@@ -31,7 +31,17 @@ def server(
     workers: Annotated[
         int | None, typer.Option(min=1, help="Gunicorn worker processes [default: CPUs, 2 to 4].")
     ] = None,
-    threads: Annotated[int, typer.Option(min=1, help="Threads per worker process (gthread).")] = 8,
+    connections: Annotated[
+        int,
+        typer.Option(min=1, help="Simultaneous connections per worker process (gevent), idle ones included."),
+    ] = 1000,
+    keep_alive: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Seconds a connection may take to send a request's headers, or stay idle between requests.",
+        ),
+    ] = 5,
     graceful_timeout: Annotated[
         int, typer.Option(min=1, help="Seconds in-flight requests get to finish on SIGTERM/SIGINT.")
     ] = 30,
@@ -46,7 +56,8 @@ def server(
         host=host,
         port=port or settings.port,
         workers=workers or default_workers(),
-        threads=threads,
+        connections=connections,
+        keepalive=keep_alive,
         graceful_timeout=graceful_timeout,
         access_log=access_log,
     )

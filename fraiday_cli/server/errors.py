@@ -10,6 +10,7 @@ from typing import Any
 import pymongo.errors
 import redis
 from flask import Flask, Response, jsonify, request
+from gunicorn.http.errors import NoMoreData, ParseException
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -87,6 +88,13 @@ def _http_error(exc: HTTPException) -> Response:
     return error_response(exc.code or 500, ErrorBody(error=code, message=exc.description or code), headers)
 
 
+def _unreadable_body(exc: Exception) -> Response:
+    """Gunicorn parses a chunked body only as the app reads it, so a malformed chunk or a client that
+    stops mid-body surfaces inside a request: the client's fault, a 400."""
+    body = ErrorBody(error="bad_request", message=f"the request body could not be read: {exc}")
+    return error_response(400, body, {"Connection": "close"})
+
+
 def _unavailable(dependency: str) -> Response:
     log.warning("%s unavailable during %s %s", dependency, request.method, request.path)
     body = ErrorBody(error="unavailable", message=f"{dependency} is unavailable, retry later")
@@ -107,4 +115,6 @@ def register(app: Flask) -> None:
     app.register_error_handler(
         pymongo.errors.ServerSelectionTimeoutError, lambda exc: _unavailable("mongodb")
     )
+    app.register_error_handler(ParseException, _unreadable_body)
+    app.register_error_handler(NoMoreData, _unreadable_body)
     app.register_error_handler(Exception, _unexpected)

@@ -2,6 +2,14 @@
 
 ``load()`` runs in each gunicorn worker after the fork and calls :func:`create_app` there, so no client
 is ever shared across processes.
+
+Workers are gevent's: each connection is a greenlet, so clients that connect and send nothing, or send
+their headers a byte at a time, cost a greenlet each instead of one of a few threads. With gthread
+(2 processes of 8 threads) 32 such slow clients, or 200 idle ones, kept ``/ping`` from answering at all;
+with gevent it answers in milliseconds (tests/server/test_gunicorn_edges.py). Gevent's worker also reads
+each request head under the keep-alive timeout, so a connection that has not sent a whole request head
+within ``keepalive`` seconds is closed, idle or slow alike. Production still belongs behind an ingress
+or proxy that buffers requests (README, "Running in production").
 """
 
 import logging
@@ -16,6 +24,7 @@ from gunicorn.glogging import Logger
 from config import Settings
 from fraiday_cli.observability.tracing import configure_tracing
 from fraiday_cli.server.app import create_app
+from fraiday_cli.server.gunicorn_errors import answer_errors_as_json
 
 
 @dataclass(frozen=True)
@@ -23,7 +32,10 @@ class ServerOptions:
     host: str
     port: int
     workers: int
-    threads: int
+    connections: int = 1000
+    """Simultaneous connections per worker process, idle ones included."""
+    keepalive: int = 5
+    """Seconds a connection may take to send a request head, and may stay idle between requests."""
     graceful_timeout: int = 30
     timeout: int = 60
     access_log: bool = True
@@ -80,8 +92,10 @@ class FraidayGunicorn(BaseApplication):  # type: ignore[misc]
         config = {
             "bind": [f"[{opts.host}]:{opts.port}" if ":" in opts.host else f"{opts.host}:{opts.port}"],
             "workers": opts.workers,
-            "threads": opts.threads,
-            "worker_class": "gthread",
+            "worker_class": "gevent",
+            "worker_connections": opts.connections,
+            "keepalive": opts.keepalive,
+            "post_worker_init": answer_errors_as_json,
             "graceful_timeout": opts.graceful_timeout,
             "timeout": opts.timeout,
             "accesslog": "-" if opts.access_log else None,

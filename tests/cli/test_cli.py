@@ -23,7 +23,18 @@ def run(args: list[str], env: dict[str, str] | None = None) -> subprocess.Comple
     ("command", "options"),
     [
         ([], ["server", "worker", "enqueue", "requeue", "--version"]),
-        (["server"], ["--host", "--port", "--workers", "--threads", "--graceful-timeout", "--access-log"]),
+        (
+            ["server"],
+            [
+                "--host",
+                "--port",
+                "--workers",
+                "--connections",
+                "--keep-alive",
+                "--graceful-timeout",
+                "--access-log",
+            ],
+        ),
         (["worker"], ["--queue", "--concurrency", "--strict", "--grace-period", "--max-jobs"]),
         (["enqueue"], ["--payload", "--in", "--at", "--task-id", "--list"]),
     ],

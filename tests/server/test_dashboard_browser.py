@@ -104,7 +104,7 @@ def server(api_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, dict[
     with http_stub() as ai:
         env = {**api_env, "AI_SERVICE_URL": ai.url, "SLACK_AI_TOKEN": "tok-dashboard"}
         port = free_port()
-        args = ["server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--threads", "4"]
+        args = ["server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
         with fraiday(args, env, tmp_path / "server.log") as process:
             base = f"http://127.0.0.1:{port}"
             wait_for(lambda: _answers(base, process), 30, what="the server answering /ping")
