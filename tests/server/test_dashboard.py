@@ -85,6 +85,14 @@ def test_an_unknown_queue_state_or_job_is_a_404_page(api: FlaskClient, path: str
     assert_page(api.get(path, headers=BASIC), 404, text)
 
 
+@pytest.mark.parametrize("start", ["-5", "x", "9" * 30])
+def test_a_page_position_out_of_range_is_read_as_the_nearest(api: FlaskClient, start: str) -> None:
+    post_event(api)
+    page = api.get(f"/dashboard/queues/events/jobs/pending?start={start}", headers=BASIC)
+    assert page.status_code == 200
+    assert ("event:process" in page.get_data(as_text=True)) == (start != "9" * 30)
+
+
 def test_an_action_on_an_unknown_job_or_queue_is_a_404_page(api: FlaskClient) -> None:
     data = {"csrf_token": token(api)}
     for path in ("/dashboard/jobs/nope/requeue", "/dashboard/jobs/nope/delete"):

@@ -10,6 +10,8 @@ from fraiday_cli.tasks import job_details
 from fraiday_cli.tasks.inspection import JOB_STATES, all_queue_stats, job_ids, list_workers
 
 PAGE_SIZE = 50
+MAX_START = 2**31
+"""Past any real queue, and inside what Redis takes as a range index (a 64-bit integer)."""
 DONE = {
     "requeued": "Requeued: the task is pending again, with all its attempts.",
     "deleted": "Deleted.",
@@ -30,7 +32,7 @@ def queues() -> str:
 
 def jobs(queue: str, state: str) -> str:
     queue, state = queue_or_404(queue), state_or_404(state)
-    start = max(0, request.args.get("start", 0, type=int))
+    start = min(max(0, request.args.get("start", 0, type=int)), MAX_START)
     connection = resources().redis
     ids = job_ids(connection, queue, state, start, PAGE_SIZE + 1)
     return render_template(
