@@ -7,6 +7,7 @@ import typer
 from typer.core import TyperGroup
 
 from fraiday_cli import __version__
+from fraiday_cli.commands.asynq_bridge import asynq_bridge
 from fraiday_cli.commands.celery_bridge import celery_bridge
 from fraiday_cli.commands.enqueue import enqueue
 from fraiday_cli.commands.pausing import drain, pause, resume
@@ -48,6 +49,7 @@ app.command()(enqueue)
 app.command()(requeue)
 app.command()(scheduler)
 app.command("celery-bridge")(celery_bridge)
+app.command("asynq-bridge")(asynq_bridge)
 for operation in (queues, jobs, purge, pause, resume, drain):
     app.command()(operation)
 

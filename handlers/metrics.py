@@ -48,6 +48,12 @@ CELERY_BRIDGE_MESSAGES = Counter(
     "Legacy Celery messages by outcome: enqueued, duplicate, dead_letter.",
     ["queue", "outcome"],
 )
+ASYNQ_BRIDGE_TASKS = Counter(
+    "fraiday_asynq_bridge_tasks",
+    "Asynq tasks of the Go service by queue, source (pending, scheduled, retry) and outcome: enqueued,"
+    " duplicate, dead_letter.",
+    ["queue", "source", "outcome"],
+)
 HTTP_REQUESTS = Counter("fraiday_http_requests", "API requests answered.", ["method", "route", "status"])
 HTTP_REQUEST_DURATION = Histogram(
     "fraiday_http_request_duration_seconds", "Time to answer an API request.", ["method", "route"]

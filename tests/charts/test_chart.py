@@ -13,9 +13,11 @@ from tests.charts.chart import (
     CUSTOM_KINDS,
     KUBERNETES_VERSION,
     container,
+    env_of,
     helm,
     of_kind,
     render,
+    validate,
 )
 
 
@@ -133,6 +135,11 @@ TOGGLES: list[tuple[dict[str, Any], str, Callable[[dict[str, Any]], bool]]] = [
             == ["celery-bridge", "--queue=chat_workflow", "--queue=events", "--queue=semantic_layer"]
         ),
     ),
+    (
+        {"asynqBridge": {"enabled": True}},
+        "Deployment",
+        lambda o: container(o)["args"] == ["asynq-bridge"] and o["spec"]["replicas"] == 1,
+    ),
 ]
 
 
@@ -172,3 +179,24 @@ def test_wrong_values_fail_at_render_time(tmp_path: Path, values: dict[str, Any]
     result = helm("template", "rel", str(CHART), "--values", str(path))
     assert result.returncode != 0
     assert "values don't meet the specifications of the schema" in result.stderr
+
+
+def test_the_asynq_bridge_drains_the_named_queues_with_the_go_type_names(tmp_path: Path) -> None:
+    values = {
+        "asynqBridge": {
+            "enabled": True,
+            "queues": ["chat_workflow", "events", "default"],
+            "types": {"event:process": "event_processor", "chat:workflow": "chat_workflow"},
+        }
+    }
+    objects = render(tmp_path, values)
+    validate(objects)
+    bridge = of_kind(objects, "Deployment")["rel-fraiday-asynq-bridge"]
+    assert container(bridge)["args"] == [
+        "asynq-bridge",
+        "--queue=chat_workflow",
+        "--queue=events",
+        "--queue=default",
+        "--types=chat:workflow=chat_workflow,event:process=event_processor",
+    ]
+    assert "FRAIDAY_TASK_QUEUES" in env_of(container(bridge))

@@ -17,6 +17,7 @@ SERVER_LINES = ["", "server", "--mode=server"]
 WORKER_LINES = [
     ("--mode=worker --queue=events --concurrency=2", "events", 2),
     ("--mode worker --queue events --concurrency 2", "events", 2),
+    ("-mode=worker -queue=events -concurrency=2", "events", 2),
     ("worker --queue=chat_workflow --concurrency=2", "chat_workflow", 2),
     ("worker --queue=events --concurrency=2", "events", 2),
     ("worker --queue=semantic_layer --concurrency=1", "semantic_layer", 1),

@@ -1,0 +1,73 @@
+"""``fraiday asynq-bridge``: move the Go service's waiting Asynq tasks onto fraiday's queues at the switch."""
+
+import logging
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import redis
+import typer
+from prometheus_client import start_http_server
+
+from fraiday_cli.asynq_bridge.bridge import ALL_QUEUES, AsynqBridge
+from fraiday_cli.asynq_bridge.payloads import TypeNames, parse_type_names
+from fraiday_cli.commands.common import DEFAULT_REGISTRY, fail, load_registry, start, stop_on_signals
+from fraiday_cli.connections import redis_client
+from fraiday_cli.tasks.client import TaskClient
+from handlers.errors import UnknownTaskType
+
+log = logging.getLogger("fraiday.asynq_bridge")
+
+IDLE_WAIT_SECONDS = 1.0
+
+
+def asynq_bridge(
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queue",
+            "-q",
+            help="Asynq queue to drain; repeat for several [default: every queue in asynq:queues].",
+        ),
+    ] = None,
+    asynq_redis_url: Annotated[
+        str | None,
+        typer.Option(envvar="ASYNQ_REDIS_URL", help="The Go service's Redis [default: fraiday's own Redis]."),
+    ] = None,
+    types: Annotated[
+        str,
+        typer.Option(
+            envvar="FRAIDAY_ASYNQ_TYPES",
+            help="Asynq type names that differ from fraiday's, as fraiday-type=asynq-type pairs, e.g. "
+            "chat:workflow=chat_workflow,event:process=event_processor [default: the same names].",
+        ),
+    ] = "",
+    metrics_port: Annotated[int, typer.Option(min=0, max=65535, help="Port of /metrics; 0 disables.")] = 0,
+    registry: Annotated[str, typer.Option(hidden=True)] = DEFAULT_REGISTRY,
+) -> None:
+    """Enqueue the Go service's pending, scheduled and retry Asynq tasks as fraiday tasks."""
+    settings = start()
+    tasks = load_registry(settings, registry)
+    try:
+        names = TypeNames(tasks, parse_type_names(types))
+    except (ValueError, UnknownTaskType) as error:
+        fail(f"--types (FRAIDAY_ASYNQ_TYPES): {error}")
+    url = asynq_redis_url or settings.redis_url
+    if urlsplit(url).scheme not in ("redis", "rediss"):
+        fail("--asynq-redis-url: must be a redis:// or rediss:// URL")
+    broker = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+    queues = list(dict.fromkeys(queue or [])) or _known_queues(broker)
+    if not queues:
+        fail(f"no --queue given and {ALL_QUEUES} lists none: is this the Go service's Redis?")
+    if metrics_port:
+        start_http_server(metrics_port)
+    client = TaskClient(redis_client(settings), tasks)
+    AsynqBridge(broker, client, names, queues, IDLE_WAIT_SECONDS).run(stop_on_signals(log))
+
+
+def _known_queues(broker: redis.Redis) -> list[str]:
+    try:
+        members = broker.smembers(ALL_QUEUES)
+    except redis.RedisError as error:
+        log.error("cannot reach the Asynq Redis: %s", error)
+        raise typer.Exit(1) from None
+    return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
