@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from fraiday_cli.server.dashboard import blueprint as dashboard_blueprint
+from fraiday_cli.tasks.inspection import JOB_STATES
 from fraiday_cli.tasks.pausing import paused_queues
 from tests.server.conftest import API_KEY, AUTH
 from tests.support.planted_jobs import FileCreatingPickle, dead_letter, plant_pickled
@@ -213,6 +214,29 @@ def test_a_planted_pickle_is_shown_refused_and_deleted_but_never_unpickled(
     deleted = api.post("/dashboard/jobs/planted-1/delete", data={"csrf_token": token(api)}, headers=BASIC)
     assert deleted.status_code == 303
     assert redis_conn.exists("rq:job:planted-1") == 0 and redis_conn.zcard("rq:failed:events") == 0
+    assert not trap.exists()
+
+
+def test_no_page_unpickles_a_planted_job_in_any_state(
+    api: FlaskClient, redis_conn: redis.Redis, tmp_path: Path
+) -> None:
+    trap = tmp_path / "unpickled"
+    for state in JOB_STATES:
+        for pickled in ("meta", "data"):
+            plant_pickled(redis_conn, f"{state}-{pickled}", "events", trap, pickled=pickled, state=state)
+    redis_conn.sadd("rq:workers", "rq:worker:w1")
+    redis_conn.hset(
+        "rq:worker:w1",
+        mapping={"birth": "2026-01-01T00:00:00Z", "queues": "events", "current_job": "started-meta"},
+    )
+    pages = ["/dashboard/", "/dashboard/workers"]
+    pages += [f"/dashboard/queues/events/jobs/{state}" for state in JOB_STATES]
+    pages += [f"/dashboard/jobs/{state}-{pickled}" for state in JOB_STATES for pickled in ("meta", "data")]
+    for path in pages:
+        assert api.get(path, headers=BASIC).status_code == 200, path
+    for state in JOB_STATES:
+        listed = api.get(f"/dashboard/queues/events/jobs/{state}", headers=BASIC).get_data(as_text=True)
+        assert listed.count("not a fraiday job") == 2, state
     assert not trap.exists()
 
 

@@ -19,6 +19,7 @@ from rq.results import Result
 from rq.utils import utcformat
 
 from fraiday_cli.tasks.client import FAILURE_TTL_SECONDS, queue_for
+from fraiday_cli.tasks.inspection import REGISTRIES
 from handlers.wire_format import JOB_FUNCTION, SERIALIZER
 
 
@@ -45,9 +46,16 @@ class FileCreatingPickle:
 
 
 def plant_pickled(
-    connection: redis.Redis, task_id: str, queue: str, trap: Path, *, pickled: str = "meta"
+    connection: redis.Redis,
+    task_id: str,
+    queue: str,
+    trap: Path,
+    *,
+    pickled: str = "meta",
+    state: str = "failed",
 ) -> dict[bytes, bytes]:
-    """A failed job hash whose ``meta`` (or ``data``) is the trap pickle; returns the hash as written."""
+    """A job hash whose ``meta`` (or ``data``) is the trap pickle, listed in ``state`` (its status says
+    failed whatever the state: a planted hash says what it likes); returns the hash as written."""
     now = utcformat(datetime.now(UTC))
     data: bytes = json.dumps([JOB_FUNCTION, None, ["event:process", {"event_id": "x"}], {}]).encode()
     meta = json.dumps({"task_type": "event:process"}).encode()
@@ -67,6 +75,11 @@ def plant_pickled(
         b"failure_ttl": str(FAILURE_TTL_SECONDS).encode(),
     }
     connection.hset(f"rq:job:{task_id}", mapping=fields)
-    expires = datetime.now(UTC) + timedelta(seconds=FAILURE_TTL_SECONDS)
-    connection.zadd(f"rq:failed:{queue}", {task_id: expires.timestamp()})
+    if state == "pending":
+        connection.rpush(queue_for(queue, connection).key, task_id)
+    else:
+        expires = datetime.now(UTC) + timedelta(seconds=FAILURE_TTL_SECONDS)
+        registry = REGISTRIES[state](queue, connection=connection, serializer=SERIALIZER)
+        member = f"{task_id}:planted" if state == "started" else task_id  # job_id:execution_id there
+        connection.zadd(registry.key, {member: expires.timestamp()})
     return fields
