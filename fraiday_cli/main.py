@@ -39,9 +39,12 @@ app = typer.Typer(
     cls=FraidayGroup,
     help="Fraiday API service and task workers. With no command, runs the server. "
     "The Go binary's --mode=server and --mode=worker are accepted as the commands server and worker.",
+    epilog="Every command reads its configuration from environment variables (REDIS_URL or REDIS_HOST, "
+    "REDIS_PORT, REDIS_PASSWORD; MONGODB_URI; LOG_LEVEL; FRAIDAY_*): see the README's configuration table.",
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 app.command()(server)
 app.command()(worker)

@@ -9,7 +9,14 @@ import typer
 from prometheus_client import start_http_server
 
 from fraiday_cli.celery_bridge.bridge import CeleryBridge
-from fraiday_cli.commands.common import DEFAULT_REGISTRY, fail, load_registry, start, stop_on_signals
+from fraiday_cli.commands.common import (
+    DEFAULT_REGISTRY,
+    RegistryOption,
+    fail,
+    load_registry,
+    start,
+    stop_on_signals,
+)
 from fraiday_cli.connections import redis_client
 from fraiday_cli.tasks.client import TaskClient
 
@@ -22,17 +29,25 @@ def celery_bridge(
     queue: Annotated[
         list[str] | None,
         typer.Option(
-            "--queue", "-q", help="Celery queue to drain; repeat for several [default: every fraiday queue]."
+            "--queue",
+            "-q",
+            metavar="QUEUE",
+            help="Celery queue to drain; repeat for several. [default: every fraiday queue]",
         ),
     ] = None,
     broker_url: Annotated[
         str | None,
         typer.Option(
-            envvar="CELERY_BROKER_URL", help="Celery's Redis broker [default: fraiday's own Redis]."
+            metavar="URL",
+            envvar="CELERY_BROKER_URL",
+            show_envvar=False,  # in the help text, where the default can follow it
+            help="Celery's Redis broker. [env var: CELERY_BROKER_URL; default: fraiday's own Redis]",
         ),
     ] = None,
-    metrics_port: Annotated[int, typer.Option(min=0, max=65535, help="Port of /metrics; 0 disables.")] = 0,
-    registry: Annotated[str, typer.Option(hidden=True)] = DEFAULT_REGISTRY,
+    metrics_port: Annotated[
+        int, typer.Option(metavar="PORT", min=0, max=65535, help="Port of /metrics; 0 disables.")
+    ] = 0,
+    registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
     """Enqueue legacy Celery task messages (send_chat_workflow, process_event, ...) as fraiday tasks."""
     settings = start()

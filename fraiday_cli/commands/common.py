@@ -1,20 +1,33 @@
-"""What every command does first: read settings (or exit 2), set up logging, load the registry."""
+"""What every command does first: read settings (or exit 2), set up logging, load the registry, check
+the queue names it was given; and the options several commands share."""
 
 import importlib
 import logging
 import signal
 import threading
+from collections.abc import Sequence
 from types import FrameType
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
 from config import ConfigError, Settings, load_settings
 from config.logs import configure_logging
+from config.settings import env_names
+from fraiday_cli.tasks.queue_names import known_queues, unknown_queues
 from handlers.errors import UnknownTaskType
 from handlers.registry import Registry
 
 DEFAULT_REGISTRY = "handlers.tasks:REGISTRY"
+
+QueueOption = Annotated[str, typer.Option("--queue", "-q", metavar="QUEUE", help="The queue.")]
+RegistryOption = Annotated[str, typer.Option(hidden=True, help="Task registry as module:attribute.")]
+
+
+def from_settings(field: str) -> str:
+    """The help suffix of an option whose default is a setting, in click's own ``[env var: ...]`` format:
+    the variable and default come from the settings model, and the settings read and check the value."""
+    return f"[env var: {env_names()[field]}; default: {Settings.model_fields[field].default}]"
 
 
 def fail(message: str) -> NoReturn:
@@ -44,6 +57,15 @@ def load_registry(settings: Settings, path: str = DEFAULT_REGISTRY) -> Registry:
         return registry.with_queues(settings.task_queues)
     except UnknownTaskType as exc:
         fail(f"FRAIDAY_TASK_QUEUES: {exc}")
+
+
+def check_queues(settings: Settings, registry: Registry, names: Sequence[str]) -> None:
+    """A mistyped queue is bad input: exit 2 with the names that would have worked."""
+    known = known_queues(registry, settings)
+    unknown = unknown_queues(list(names), known)
+    if unknown:
+        listed = ", ".join(repr(name) for name in unknown)
+        fail(f"unknown queue {listed}; known queues: {', '.join(known)}")
 
 
 def stop_on_signals(log: logging.Logger) -> threading.Event:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from fraiday_cli.commands.common import DEFAULT_REGISTRY, fail, load_registry, start
+from fraiday_cli.commands.common import DEFAULT_REGISTRY, RegistryOption, fail, load_registry, start
 from fraiday_cli.commands.tables import table
 from fraiday_cli.connections import redis_client
 from fraiday_cli.durations import parse_duration
@@ -33,17 +33,27 @@ def parse_at(text: str) -> datetime:
 
 
 def enqueue(
-    task_type: Annotated[str | None, typer.Argument(help="Task type, e.g. event:process.")] = None,
-    payload: Annotated[str, typer.Option(help="Payload as a JSON object.")] = "{}",
-    in_: Annotated[str | None, typer.Option("--in", help="Run after a delay: 90, 30s, 5m, 2h.")] = None,
-    at: Annotated[str | None, typer.Option(help="Run at an ISO 8601 time.")] = None,
+    task_type: Annotated[
+        str | None, typer.Argument(metavar="TASK_TYPE", help="Task type, e.g. event:process.")
+    ] = None,
+    payload: Annotated[str, typer.Option(metavar="JSON", help="Payload as a JSON object.")] = "{}",
+    in_: Annotated[
+        str | None,
+        typer.Option("--in", metavar="DURATION", help="Run after a delay: 90, 30s, 5m, 2h. [default: now]"),
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option(metavar="TIME", help="Run at an ISO 8601 time. [default: now]")
+    ] = None,
     task_id: Annotated[
-        str | None, typer.Option(help="Task id; a task with this id is enqueued once.")
+        str | None,
+        typer.Option(
+            metavar="ID", help="Task id; a task with this id is enqueued once. [default: a new random id]"
+        ),
     ] = None,
     list_: Annotated[
         bool, typer.Option("--list", help="List task types, queues and payload fields.")
     ] = False,
-    registry: Annotated[str, typer.Option(hidden=True)] = DEFAULT_REGISTRY,
+    registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
     """Enqueue a task and print its id."""
     settings = start()

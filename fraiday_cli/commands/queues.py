@@ -5,26 +5,38 @@ from typing import Annotated
 
 import typer
 
-from config import Settings
-from fraiday_cli.commands.common import fail, load_registry, start
+from fraiday_cli.commands.common import (
+    DEFAULT_REGISTRY,
+    QueueOption,
+    RegistryOption,
+    check_queues,
+    fail,
+    load_registry,
+    start,
+)
 from fraiday_cli.commands.tables import table
 from fraiday_cli.connections import redis_client
 from fraiday_cli.tasks.inspection import JOB_STATES, all_queue_stats, list_jobs
+from fraiday_cli.tasks.queue_names import known_queues
 
-
-def known_queues(settings: Settings) -> list[str]:
-    """Every queue a task type is routed to, and every queue with a configured weight."""
-    return sorted({*load_registry(settings).queues, *settings.queue_weights})
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def queues(
-    queue: Annotated[list[str] | None, typer.Option("--queue", "-q", help="Only these queues.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queue", "-q", metavar="QUEUE", help="Only this queue; repeat for several. [default: all]"
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+    registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
     """Per queue: pending, scheduled, started, failed and finished jobs, workers, oldest pending age."""
     settings = start()
-    names = queue or known_queues(settings)
-    stats = all_queue_stats(redis_client(settings), names)
+    tasks = load_registry(settings, registry)
+    check_queues(settings, tasks, queue or [])
+    stats = all_queue_stats(redis_client(settings), queue or known_queues(tasks, settings))
     if as_json:
         typer.echo(json.dumps([s.as_dict() for s in stats], indent=2))
         return
@@ -42,17 +54,25 @@ def _age(seconds: float | None) -> str:
 
 
 def jobs(
-    queue: Annotated[str, typer.Option("--queue", "-q", help="Queue to list.")],
-    state: Annotated[str, typer.Option(help="pending, scheduled, started, failed or finished.")] = "failed",
-    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many jobs.")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    queue: QueueOption,
+    state: Annotated[
+        str, typer.Option(metavar="STATE", help=f"One of {', '.join(JOB_STATES)}.", show_default=True)
+    ] = "failed",
+    limit: Annotated[int, typer.Option(metavar="N", min=1, max=10_000, help="At most this many jobs.")] = 50,
+    as_json: JsonFlag = False,
+    registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
     """List a queue's jobs in one state: id, type, attempts, last error."""
+    settings = start()
+    check_queues(settings, load_registry(settings, registry), [queue])
     if state not in JOB_STATES:
         fail(f"--state must be one of {', '.join(JOB_STATES)}; got {state!r}")
-    described = list_jobs(redis_client(start()), queue, state, limit)
+    described = list_jobs(redis_client(settings), queue, state, limit)
     if as_json:
         typer.echo(json.dumps([d.model_dump(mode="json") for d in described], indent=2))
+        return
+    if not described:
+        typer.echo(f"no {state} jobs in {queue}")
         return
     rows = [
         (d.task_id, d.task_type or "?", f"{d.attempts}/{d.max_attempts or '?'}", d.status, d.last_error or "")

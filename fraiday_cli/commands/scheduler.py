@@ -5,11 +5,15 @@ Run two for availability: one leads, the other stands by and takes over within h
 """
 
 import logging
-from typing import Annotated
 
-import typer
-
-from fraiday_cli.commands.common import DEFAULT_REGISTRY, fail, load_registry, start, stop_on_signals
+from fraiday_cli.commands.common import (
+    DEFAULT_REGISTRY,
+    RegistryOption,
+    fail,
+    load_registry,
+    start,
+    stop_on_signals,
+)
 from fraiday_cli.connections import redis_client
 from fraiday_cli.scheduler.periodic import PeriodicScheduler
 from fraiday_cli.tasks.client import TaskClient
@@ -18,7 +22,7 @@ from handlers.errors import PermanentError
 log = logging.getLogger("fraiday.scheduler")
 
 
-def scheduler(registry: Annotated[str, typer.Option(hidden=True)] = DEFAULT_REGISTRY) -> None:
+def scheduler(registry: RegistryOption = DEFAULT_REGISTRY) -> None:
     """Run the periodic-task scheduler (at most one is active; others stand by)."""
     settings = start()
     tasks = load_registry(settings, registry)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from fraiday_cli.commands.common import start
+from fraiday_cli.commands.common import from_settings, start
 from fraiday_cli.commands.ports import ensure_can_listen
 from fraiday_cli.observability.metrics import enable_multiprocess
 
@@ -24,26 +24,36 @@ def default_workers() -> int:
 
 
 def server(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",  # noqa: S104
+    host: Annotated[str, typer.Option(metavar="ADDRESS", help="Address to listen on.")] = "0.0.0.0",  # noqa: S104
     port: Annotated[
-        int | None, typer.Option(min=1, max=65535, help="Port to listen on [default: PORT or 8080].")
+        int | None,
+        typer.Option(metavar="PORT", min=1, max=65535, help=f"Port to listen on. {from_settings('port')}"),
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(min=1, help="Gunicorn worker processes [default: CPUs, 2 to 4].")
+        int | None,
+        typer.Option(metavar="N", min=1, help="Gunicorn worker processes. [default: CPUs, 2 to 4]"),
     ] = None,
     connections: Annotated[
         int,
-        typer.Option(min=1, help="Simultaneous connections per worker process (gevent), idle ones included."),
+        typer.Option(
+            metavar="N",
+            min=1,
+            help="Simultaneous connections per worker process (gevent), idle ones included.",
+        ),
     ] = 1000,
     keep_alive: Annotated[
         int,
         typer.Option(
+            metavar="SECONDS",
             min=1,
             help="Seconds a connection may take to send a request's headers, or stay idle between requests.",
         ),
     ] = 5,
     graceful_timeout: Annotated[
-        int, typer.Option(min=1, help="Seconds in-flight requests get to finish on SIGTERM/SIGINT.")
+        int,
+        typer.Option(
+            metavar="SECONDS", min=1, help="Seconds in-flight requests get to finish on SIGTERM/SIGINT."
+        ),
     ] = 30,
     access_log: Annotated[bool, typer.Option(help="Log every request as a JSON line.")] = True,
 ) -> None:

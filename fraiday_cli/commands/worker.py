@@ -8,7 +8,7 @@ import typer
 
 from config import Settings
 from config.redaction import Redactor
-from fraiday_cli.commands.common import DEFAULT_REGISTRY, load_registry, start
+from fraiday_cli.commands.common import DEFAULT_REGISTRY, RegistryOption, from_settings, load_registry, start
 from fraiday_cli.commands.ports import cannot_listen
 from fraiday_cli.connections import redis_client
 from fraiday_cli.observability.metrics import enable_multiprocess
@@ -41,10 +41,15 @@ def prepare_slot(registry: Registry, settings: Settings) -> None:
 def worker(
     queue: Annotated[
         list[str] | None,
-        typer.Option("--queue", "-q", help="Queue to consume; repeat for several [default: every queue]."),
+        typer.Option(
+            "--queue",
+            "-q",
+            metavar="QUEUE",
+            help="Queue to consume; repeat for several. [default: every queue]",
+        ),
     ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, max=256, help="Slots (processes).")
+        int, typer.Option("--concurrency", "-c", metavar="N", min=1, max=256, help="Slots (processes).")
     ] = 1,
     strict: Annotated[
         bool, typer.Option(help="Serve queues in strict weight order instead of weighted.")
@@ -52,25 +57,28 @@ def worker(
     grace_period: Annotated[
         int | None,
         typer.Option(
+            metavar="SECONDS",
             min=1,
-            help="Seconds running jobs get on SIGTERM before they are requeued "
-            "[default: FRAIDAY_WORKER_GRACE_SECONDS or 25].",
+            help="Seconds running jobs get on SIGTERM before they are requeued. "
+            + from_settings("worker_grace_seconds"),
         ),
     ] = None,
     max_jobs: Annotated[
-        int | None, typer.Option(min=1, help="Recycle a slot after this many jobs (bounds leaks).")
+        int | None,
+        typer.Option(
+            metavar="N", min=1, help="Recycle a slot after this many jobs (bounds leaks). [default: never]"
+        ),
     ] = None,
     metrics_port: Annotated[
         int | None,
         typer.Option(
+            metavar="PORT",
             min=0,
             max=65535,
-            help="Port of /metrics, /livez, /readyz; 0 disables [default: FRAIDAY_METRICS_PORT or 9100].",
+            help="Port of /metrics, /livez, /readyz; 0 disables. " + from_settings("metrics_port"),
         ),
     ] = None,
-    registry: Annotated[
-        str, typer.Option(hidden=True, help="Task registry as module:attribute.")
-    ] = DEFAULT_REGISTRY,
+    registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
     """Run task workers: N forked slots, each taking jobs from the given queues by weight."""
     settings = start()

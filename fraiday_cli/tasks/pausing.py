@@ -21,12 +21,14 @@ PAUSED_KEY = "fraiday:paused_queues"
 DRAIN_POLL_SECONDS = 0.5
 
 
-def pause(connection: redis.Redis, queue: str) -> None:
-    connection.sadd(PAUSED_KEY, queue)
+def pause(connection: redis.Redis, queue: str) -> bool:
+    """Pause ``queue``; False if it already was."""
+    return bool(connection.sadd(PAUSED_KEY, queue))
 
 
-def resume(connection: redis.Redis, queue: str) -> None:
-    connection.srem(PAUSED_KEY, queue)
+def resume(connection: redis.Redis, queue: str) -> bool:
+    """Resume ``queue``; False if it was not paused."""
+    return bool(connection.srem(PAUSED_KEY, queue))
 
 
 def paused_queues(connection: redis.Redis) -> set[str]:

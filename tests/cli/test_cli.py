@@ -1,11 +1,14 @@
 """The command line: help, version, and bad input answered with one line and exit code 2."""
 
 import json
+import re
 import subprocess
 from typing import Any
 
 import pytest
 import redis
+import typer
+from typer.core import TyperOption
 from typer.testing import CliRunner
 
 from config import Settings
@@ -124,3 +127,47 @@ def test_a_task_type_can_be_moved_to_another_queue(
     result = runner.invoke(app, ["enqueue", "--list"])
     row = next(line for line in result.stdout.splitlines() if line.startswith("semantic_layer:sync"))
     assert row.split()[1] == "default"
+
+
+COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+ENV_DEFAULTS = {
+    "server": ["--port PORT Port to listen on. [env var: PORT; default: 8080]"],
+    "worker": [
+        "[env var: FRAIDAY_WORKER_GRACE_SECONDS; default: 25]",
+        "[env var: FRAIDAY_METRICS_PORT; default: 9100]",
+    ],
+    "celery-bridge": ["[env var: CELERY_BROKER_URL; default: fraiday's own Redis]"],
+}
+
+
+def option_texts(help_text: str, command: Any) -> dict[str, str]:
+    """Each visible option's part of ``--help`` (declaration, metavar and help), whitespace collapsed."""
+    flat = " ".join(help_text.split())
+    starts = []
+    for param in command.params:
+        if isinstance(param, TyperOption) and not param.hidden:
+            declaration = ", ".join(sorted(param.opts, key=len))
+            starts.append((flat.index(declaration + " ", flat.index("Options:")), param.name or ""))
+    starts.sort()
+    ends = [start for start, _ in starts[1:]] + [flat.index("-h, --help")] * bool(starts)
+    return {name: flat[start:end] for (start, name), end in zip(starts, ends, strict=True)}
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_shows_every_default_and_environment_variable(name: str) -> None:
+    """Through the real entry point: each option says its default (or that it is required, or is a flag);
+    options read from the environment name the variable; flags take no value."""
+    result = run([name, "--help"])
+    assert result.returncode == 0, result.stderr
+    command = typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
+    for option, text in option_texts(result.stdout, command).items():
+        param = next(p for p in command.params if p.name == option)
+        assert isinstance(param, TyperOption)
+        if param.is_flag and not param.secondary_opts:
+            assert text.split(" ", 1)[0].startswith("--") and " <" not in text and "BOOL" not in text, text
+        else:
+            assert "[default: " in text or "default: " in text or "[required]" in text, text
+    for expected in ENV_DEFAULTS.get(name, []):
+        assert expected in " ".join(result.stdout.split())
+    options = result.stdout[result.stdout.index("Options:") :]
+    assert not re.search(r"<[a-z]", options), "metavars are words (QUEUE, SECONDS), not <list[str]>"

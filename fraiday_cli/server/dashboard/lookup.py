@@ -4,14 +4,14 @@ from rq.job import Job
 
 from fraiday_cli.server.dashboard.blueprint import PageError
 from fraiday_cli.server.resources import resources
-from fraiday_cli.tasks import job_details
+from fraiday_cli.tasks import job_details, queue_names
 from fraiday_cli.tasks.inspection import JOB_STATES
 
 
 def known_queues() -> list[str]:
-    """Every queue a task type is routed to, and every queue with a configured weight (as the CLI)."""
+    """The same names the CLI accepts."""
     found = resources()
-    return sorted({*found.registry.queues, *found.settings.queue_weights})
+    return queue_names.known_queues(found.registry, found.settings)
 
 
 def queue_or_404(name: str) -> str:
