@@ -3,6 +3,7 @@
 
 import functools
 import os
+import time
 
 import redis
 from celery import Celery
@@ -14,6 +15,8 @@ from handlers.services import Services
 
 COUNTER = "bench:done"
 QUEUE = "bench"
+# The I/O-bound job: waits this long (as on an AI service), then counts itself.
+SLEEP_SECONDS = 0.2
 
 
 @functools.cache
@@ -35,6 +38,11 @@ def fraiday_noop(payload: NoopPayload, services: Services, task: TaskContext) ->
     _redis().incr(COUNTER)
 
 
+def fraiday_sleep(payload: NoopPayload, services: Services, task: TaskContext) -> None:
+    time.sleep(SLEEP_SECONDS)
+    _redis().incr(COUNTER)
+
+
 REGISTRY = Registry(
     [
         TaskSpec(
@@ -44,7 +52,15 @@ REGISTRY = Registry(
             handler=fraiday_noop,
             retry=RetryPolicy(max_attempts=1, backoff_seconds=1.0),
             timeout_seconds=30,
-        )
+        ),
+        TaskSpec(
+            name="bench:sleep",
+            queue=QUEUE,
+            payload_model=NoopPayload,
+            handler=fraiday_sleep,
+            retry=RetryPolicy(max_attempts=1, backoff_seconds=1.0),
+            timeout_seconds=30,
+        ),
     ]
 )
 
@@ -57,4 +73,10 @@ celery_app.conf.update(
 
 @celery_app.task(name="bench.noop")
 def celery_noop(n: int) -> None:
+    _redis().incr(COUNTER)
+
+
+@celery_app.task(name="bench.sleep")
+def celery_sleep(n: int) -> None:
+    time.sleep(SLEEP_SECONDS)
     _redis().incr(COUNTER)

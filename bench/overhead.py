@@ -1,73 +1,68 @@
-"""Scenario 1: per-job overhead. N no-op jobs (one INCR each) through fraiday, RQ's worker-pool and Celery.
+"""Scenario 1: per-job overhead, through fraiday and its peers. N no-op jobs (one INCR each) at
+concurrency 2, and N I/O-bound jobs (200 ms each) at concurrency 10, whose ideal rate is 50 jobs/s.
 
-Every system gets the same jobs, already queued, on the same Redis; the rate is measured from the first
-job done to the last, so start-up is left out (it has its own scenario).
+Every system gets the same jobs, already queued, on the same Redis. Everything is measured from the
+first job done to the last, so start-up is left out (it has its own scenario): the rate, and what the
+goals are judged on, the CPU the worker's processes and redis-server spent per job and the Redis
+commands per job.
 """
 
 import time
-from collections.abc import Callable
 from typing import Any
 
-from rq import Queue
+from bench.common import Stack, spawn, stop, wait_until
+from bench.costs import Snapshot, per_job
+from bench.jobs import COUNTER, SLEEP_SECONDS
+from bench.systems import Kind, System, systems
 
-from bench.common import VENV_BIN, Stack, fraiday, spawn, stop, wait_until
-from bench.jobs import COUNTER, QUEUE, REGISTRY, celery_app, celery_noop
-from fraiday_cli.tasks.client import TaskClient
+# Each snapshot sends INFO cpu and INFO commandstats.
+SNAPSHOT_CALLS = 2
 
 
-def _rate(
-    stack: Stack, name: str, argv: list[str], enqueue: Callable[[int], None], jobs: int
-) -> dict[str, Any]:
+def _measure(stack: Stack, system: System, jobs: int, concurrency: int, kind: Kind) -> dict[str, Any]:
     conn = stack.redis()
     conn.flushdb()
-    enqueue(jobs)
-    process = spawn(argv, stack.env(), stack.logs / f"overhead-{name}.log")
+    system.enqueue(jobs, kind)
+    polls = 0
+
+    def done(at_least: int) -> bool:
+        nonlocal polls
+        polls += 1
+        return int(conn.get(COUNTER) or 0) >= at_least
+
+    log = stack.logs / f"overhead-{system.name}-{kind}.log"
+    process = spawn(system.worker(concurrency), stack.env(), log)
     try:
-        first = wait_until(lambda: int(conn.get(COUNTER) or 0) > 0, 60)
-        last = wait_until(lambda: int(conn.get(COUNTER) or 0) >= jobs, 600)
+        first = wait_until(lambda: done(1), 60)
+        start = Snapshot.take(process.pid, conn)
+        polls_before = polls
+        last = wait_until(lambda: done(jobs), 600)
+        end = Snapshot.take(process.pid, conn)
     finally:
         stop(process)
+    measured = jobs - 1
+    own_calls = polls - polls_before + SNAPSHOT_CALLS
+    # A sleeping job started SLEEP_SECONDS before it was seen done: the rate counts every job from
+    # the first one's start, or ten parallel 200 ms jobs would seem faster than ideal.
+    started = first - SLEEP_SECONDS if kind == "sleep" else first
+    counted = jobs if kind == "sleep" else measured
     return {
-        "system": name,
+        "system": system.name,
+        "kind": kind,
+        "concurrency": concurrency,
         "jobs": jobs,
-        "seconds": round(last - first, 3),
-        "jobs_per_second": round((jobs - 1) / (last - first), 1),
+        "seconds": round(last - started, 3),
+        "jobs_per_second": round(counted / (last - started), 1),
+        **per_job(start, end, measured, own_calls),
     }
 
 
-def run(stack: Stack, jobs: int = 10_000, concurrency: int = 2) -> list[dict[str, Any]]:
-    conn = stack.redis()
-
-    def enqueue_fraiday(n: int) -> None:
-        client = TaskClient(conn, REGISTRY)
-        for i in range(n):
-            client.enqueue("bench:noop", {"n": i})
-
-    def enqueue_rq(n: int) -> None:
-        queue = Queue(QUEUE, connection=conn)
-        batch = [Queue.prepare_data("bench.rq_job.rq_noop", args=(i,)) for i in range(n)]
-        queue.enqueue_many(batch)
-
-    def enqueue_celery(n: int) -> None:
-        celery_app.conf.broker_url = stack.redis_url
-        with celery_app.producer_or_acquire() as producer:
-            for i in range(n):
-                celery_noop.apply_async((i,), queue=QUEUE, producer=producer)
-
-    celery = [str(VENV_BIN / "celery"), "-A", "bench.jobs:celery_app", "worker", "-c", str(concurrency)]
-    celery += ["-P", "prefork", "-Q", QUEUE, "--without-gossip", "--without-mingle", "--without-heartbeat"]
-    fraiday_argv = fraiday("worker", "-q", QUEUE, "-c", str(concurrency), "--registry", "bench.jobs:REGISTRY")
-    rq_argv = [str(VENV_BIN / "rq"), "worker-pool", "-n", str(concurrency), "-u", stack.redis_url, QUEUE]
-    systems = [
-        ("fraiday", fraiday_argv, enqueue_fraiday),
-        ("rq worker-pool", rq_argv, enqueue_rq),
-        ("celery prefork", [*celery, "-l", "WARNING"], enqueue_celery),
-    ]
+def run(stack: Stack, jobs: int = 10_000, io_jobs: int = 500) -> list[dict[str, Any]]:
     results = []
-    for name, argv, enqueue in systems:
-        results.append(_rate(stack, name, argv, enqueue, jobs))
+    for system in systems(stack):
+        results.append(_measure(stack, system, jobs, 2, "noop"))
+        io_bound = _measure(stack, system, io_jobs, 10, "sleep")
+        io_bound["share_of_ideal"] = round(io_bound["jobs_per_second"] * SLEEP_SECONDS / 10, 3)
+        results.append(io_bound)
         time.sleep(0.5)
-    fraiday_rate = results[0]["jobs_per_second"]
-    for result in results:
-        result["fraiday_ratio"] = round(fraiday_rate / result["jobs_per_second"], 2)
     return results

@@ -3,10 +3,12 @@ forked work-horse, so anything else imported here would be charged to RQ for eac
 
 import functools
 import os
+import time
 
 import redis
 
 COUNTER = "bench:done"
+SLEEP_SECONDS = 0.2
 
 
 @functools.cache
@@ -15,4 +17,9 @@ def _client(pid: int) -> redis.Redis:
 
 
 def rq_noop(n: int) -> None:
+    _client(os.getpid()).incr(COUNTER)
+
+
+def rq_sleep(n: int) -> None:
+    time.sleep(SLEEP_SECONDS)
     _client(os.getpid()).incr(COUNTER)
