@@ -14,7 +14,7 @@ from rq import get_current_job
 
 from config.logs import log_context
 from handlers import runtime
-from handlers.errors import PermanentError
+from handlers.errors import PermanentError, UnknownTaskType
 from handlers.metrics import TASK_DURATION, TASKS
 from handlers.registry import TaskContext
 from handlers.tracing import context_from, tracer
@@ -56,7 +56,11 @@ def _log_fields(context: TaskContext) -> dict[str, Any]:
 
 def run_task(task_type: str, payload: Any) -> Mapping[str, Any] | None:
     bound = runtime.current()
-    spec = bound.registry.get(task_type)
+    try:
+        spec = bound.registry.get(task_type)
+    except UnknownTaskType as exc:
+        log.error("task failed permanently: %s", exc, extra={"task_type": task_type, "outcome": "failed"})
+        raise
     context = task_context(task_type, spec.retry.max_attempts)
     job = get_current_job()
     span = tracer.start_as_current_span(

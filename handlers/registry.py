@@ -47,6 +47,9 @@ class TaskSpec:
     legacy_name: str | None = None
     unique_fields: tuple[str, ...] = ()
     """Payload fields that identify a unique task: while one is pending or running, no second is enqueued."""
+    needs_ai_service: bool = False
+    """The handler calls the AI service: without ``AI_SERVICE_URL`` its tasks fail permanently, so a worker
+    serving its queue says so once at start."""
 
     def parse(self, payload: Any) -> Payload:
         if not isinstance(payload, Mapping):

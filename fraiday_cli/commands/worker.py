@@ -15,9 +15,9 @@ from fraiday_cli.observability.metrics import enable_multiprocess
 from fraiday_cli.observability.tracing import configure_tracing
 from fraiday_cli.reconnect import wait_for_redis
 from fraiday_cli.worker.maintenance import RecoveryTimes
-from fraiday_cli.worker.outage_logs import quiet_redis_outages
 from fraiday_cli.worker.pool import PoolOptions, SlotPool
 from fraiday_cli.worker.probes import Probes, serve
+from fraiday_cli.worker.rq_logs import quiet_rq_logs
 from fraiday_cli.worker.slot import SlotPolicy
 from handlers import runtime
 from handlers.registry import Registry
@@ -31,11 +31,22 @@ def prepare_slot(registry: Registry, settings: Settings) -> None:
     a traceback and is restarted every second."""
     runtime.bind(registry, settings)
     configure_tracing("fraiday-worker")
-    quiet_redis_outages()
+    quiet_rq_logs()
     try:
         wait_for_redis(redis_client(settings), log)
     except KeyboardInterrupt:  # the pool stopping while Redis is still away
         raise SystemExit(0) from None
+
+
+def warn_without_ai_service(tasks: Registry, queues: list[str], settings: Settings) -> None:
+    """Once, at start: every such task would otherwise be the first to tell, each failing on its own."""
+    needing = [spec for spec in tasks if spec.needs_ai_service and spec.queue in queues]
+    if needing and settings.ai_service_url is None:
+        log.warning(
+            "AI_SERVICE_URL is not set: %s tasks on %s will fail without retrying until it is",
+            ", ".join(spec.name for spec in needing),
+            ", ".join(sorted({spec.queue for spec in needing})),
+        )
 
 
 def worker(
@@ -88,6 +99,7 @@ def worker(
     unrouted = sorted(set(queues) - set(tasks.queues))
     if unrouted:
         log.warning("no task type is routed to queue(s) %s", ", ".join(unrouted))
+    warn_without_ai_service(tasks, queues, settings)
     recovery = RecoveryTimes.within(settings.recovery_seconds)
     options = PoolOptions(
         queues=queues,

@@ -14,7 +14,7 @@ import redis
 from rq.worker import BaseWorker
 
 from fraiday_cli.tasks.client import TaskClient
-from fraiday_cli.worker.outage_logs import LISTENER_HANDLER
+from fraiday_cli.worker.rq_logs import JOB_EXCEPTION_HANDLER, LISTENER_HANDLER
 from tests.harness.redis_server import RedisServer
 from tests.processes import TEST_REGISTRY, FraidayProcess, fraiday, wait_for
 from tests.support.tasks import EFFECTS, REGISTRY
@@ -140,3 +140,11 @@ def test_the_rq_listener_whose_lines_are_dropped_still_has_that_name() -> None:
     fail here, not silently bring the lines back."""
     source = inspect.getsource(getattr(BaseWorker, LISTENER_HANDLER))
     assert "could not connect to Redis instance" in source
+
+
+def test_rq_logs_a_failed_job_while_its_exception_is_being_handled() -> None:
+    """The filter drops RQ's traceback of a permanent failure by looking at the exception being handled:
+    RQ must keep calling its handler from inside the ``except`` of ``perform_job``."""
+    source = inspect.getsource(BaseWorker.perform_job)
+    handled = source[source.index("except:") :]
+    assert f"self.{JOB_EXCEPTION_HANDLER}(job, *exc_info)" in handled

@@ -1,0 +1,88 @@
+"""An expected, permanent failure is one log line with its reason, never a traceback; a worker that
+serves chat without an AI service says so once, at start."""
+
+import json
+import signal
+from pathlib import Path
+
+import redis
+
+from config import Settings
+from fraiday_cli.tasks.client import TaskClient
+from handlers.services import Services
+from handlers.tasks import REGISTRY
+from tests.processes import fraiday, wait_for
+from tests.support.http_stub import Answer, HttpStub
+
+WORKER = ["worker", "--queue", "chat_workflow", "--concurrency", "1"]
+NOT_CONFIGURED = "AI_SERVICE_URL is not set"
+
+
+def chat_task(services: Services, redis_conn: redis.Redis) -> tuple[str, str]:
+    session = services.db.chat.create_session("acme")
+    message = services.db.chat.add_user_message(session, "Hi", suggestion_mode=False)
+    task = TaskClient(redis_conn, REGISTRY).chat_workflow(str(message["_id"]), str(session["_id"]))
+    return task.task_id, str(message["_id"])
+
+
+def log_lines(output: str) -> list[dict[str, object]]:
+    assert "Traceback" not in output, output[-3000:]
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def run_until_failed(env: dict[str, str], redis_conn: redis.Redis, task_id: str, log: Path) -> str:
+    with fraiday(WORKER, env, log) as worker:
+        wait_for(lambda: redis_conn.hget(f"rq:job:{task_id}", "status") == b"failed", 30, what="failed")
+        worker.stop(signal.SIGTERM)
+        return worker.output()
+
+
+def test_a_4xx_from_the_ai_service_is_one_line_with_the_reason(
+    handler_settings: Settings,
+    services: Services,
+    stub: HttpStub,
+    redis_conn: redis.Redis,
+    handler_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    stub.script("/v1/chat", Answer(422, {"detail": "message too long"}))
+    task_id, message_id = chat_task(services, redis_conn)
+    output = run_until_failed(handler_env, redis_conn, task_id, tmp_path / "worker.log")
+
+    assert len(stub.to("/v1/chat")) == 1, "a permanent failure is not retried"
+    errors = [line for line in log_lines(output) if line["level"] in ("ERROR", "CRITICAL")]
+    assert [(e["logger"], e.get("task_id"), e.get("outcome")) for e in errors] == [
+        ("fraiday.task", task_id, "failed")
+    ]
+    assert "AI service answered 422" in str(errors[0]["message"])
+    assert "message too long" in str(errors[0]["message"])
+    assert services.db.chat.get_message(message_id)["status"] == "failed"
+
+
+def test_chat_without_an_ai_service_warns_once_at_start_and_fails_in_one_line(
+    services: Services, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    task_id, _ = chat_task(services, redis_conn)
+    output = run_until_failed(env, redis_conn, task_id, tmp_path / "worker.log")
+
+    lines = log_lines(output)
+    warnings = [
+        line for line in lines if "AI_SERVICE_URL" in str(line["message"]) and line["level"] == "WARNING"
+    ]
+    assert len(warnings) == 1 and warnings[0]["logger"] == "fraiday.worker"
+    assert "chat_workflow" in str(warnings[0]["message"])
+    started = next(i for i, line in enumerate(lines) if line.get("task_id") == task_id)
+    assert lines.index(warnings[0]) < started, "the warning comes at start, before any job"
+    errors = [line for line in lines if line["level"] in ("ERROR", "CRITICAL")]
+    assert [(e.get("task_id"), e.get("outcome")) for e in errors] == [(task_id, "failed")]
+    assert NOT_CONFIGURED in str(errors[0]["message"])
+
+
+def test_a_worker_not_serving_chat_does_not_warn_about_the_ai_service(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    with fraiday(["worker", "--queue", "events"], env, tmp_path / "worker.log") as worker:
+        wait_for(lambda: "starting 1 slot(s)" in worker.output(), 20, what="start")
+        wait_for(lambda: len(worker.children()) == 1, 20, what="the slot")
+        worker.stop(signal.SIGTERM)
+    assert "AI_SERVICE_URL" not in worker.output()
