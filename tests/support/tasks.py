@@ -75,6 +75,7 @@ def _spec(
     handler: Any,
     attempts: int = 3,
     timeout: int = 30,
+    backoff: float = 1.0,
     **extra: Any,
 ) -> TaskSpec:
     return TaskSpec(
@@ -82,7 +83,7 @@ def _spec(
         queue=queue,
         payload_model=model,
         handler=handler,
-        retry=RetryPolicy(max_attempts=attempts, backoff_seconds=1.0, jitter=0.0),
+        retry=RetryPolicy(max_attempts=attempts, backoff_seconds=backoff, jitter=0.0),
         timeout_seconds=timeout,
         **extra,
     )
@@ -93,6 +94,9 @@ REGISTRY = Registry([
     _spec("test:count_chat", "chat_workflow", CountPayload, count),
     _spec("test:count_sync", "semantic_layer", CountPayload, count),
     _spec("test:sleep", "events", SleepPayload, sleep, attempts=3, timeout=30),
+    _spec("test:sleep_long", "events", SleepPayload, sleep, attempts=1, timeout=600),
+    # semantic_layer:sync's retry policy: 3 attempts, 30 s backoff.
+    _spec("test:sleep_sync", "semantic_layer", SleepPayload, sleep, attempts=3, timeout=60, backoff=30.0),
     _spec("test:slow_timeout", "events", SleepPayload, sleep, attempts=2, timeout=1),
     _spec("test:flaky", "events", FlakyPayload, flaky, attempts=3),
     _spec("test:flaky_sync", "semantic_layer", FlakyPayload, flaky, attempts=3),
