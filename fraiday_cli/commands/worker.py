@@ -127,5 +127,4 @@ def worker(
             serve(probes, port)
         except OSError as error:
             cannot_listen("0.0.0.0", port, error, "--metrics-port or FRAIDAY_METRICS_PORT")  # noqa: S104
-    log.info("starting %d slot(s) on %s", concurrency, ", ".join(queues))
     pool.run()

@@ -23,7 +23,13 @@ from rq.queue import Queue
 from rq.worker_pool import ForkProcess, WorkerData, WorkerPool
 
 from fraiday_cli.worker.maintenance import Maintenance, MaintenanceThread, RecoveryTimes
-from fraiday_cli.worker.slot import INTERRUPT_SIGNAL, SlotPolicy, SlotWorker
+from fraiday_cli.worker.slot import (
+    INTERRUPT_SIGNAL,
+    STOP_SIGNALS,
+    SlotPolicy,
+    SlotWorker,
+    hold_stop_signals,
+)
 from handlers.wire_format import SERIALIZER
 
 log = logging.getLogger("fraiday.worker")
@@ -59,6 +65,7 @@ def run_slot(
 ) -> None:
     """The body of one slot process."""
     signal.signal(INTERRUPT_SIGNAL, signal.SIG_IGN)  # until the worker installs its handler
+    hold_stop_signals()
     if options.slot_setup is not None:
         options.slot_setup()
     connection = connection_class(connection_pool=ConnectionPool(connection_class=pool_class, **pool_kwargs))
@@ -92,6 +99,7 @@ class SlotPool(WorkerPool):
         self.options = options
         self._stop_deadline: float | None = None
         self._interrupted = False
+        self._early_stop: int | None = None
         self.maintenance = MaintenanceThread(
             lambda: Maintenance(self._maintenance_connection, list(options.queues), options.recovery)
         )
@@ -151,7 +159,30 @@ class SlotPool(WorkerPool):
         return list(self.worker_dict.values())
 
     def run(self) -> None:
+        # RQ installs the pool's handlers only once every slot is forked: a stop before that would kill
+        # the pool and orphan its slots. Until then a stop is noted, and honoured once they are in place.
+        signal.signal(signal.SIGTERM, self._note_early_stop)
+        signal.signal(signal.SIGINT, self._note_early_stop)
+        log.info("starting %d slot(s) on %s", self.options.concurrency, ", ".join(self.options.queues))
         try:
             self.start(burst=False, logging_level=self.options.log_level)
         finally:
             self.maintenance.stop()
+
+    def _note_early_stop(self, signum: int, frame: Any) -> None:
+        self._early_stop = signum
+
+    def _install_signal_handlers(self) -> None:
+        super()._install_signal_handlers()
+        if self._early_stop is not None:
+            self.request_stop(self._early_stop)
+
+    def start_worker(
+        self, count: int | None = None, burst: bool = True, _sleep: float = 0, logging_level: str = "INFO"
+    ) -> None:
+        """Fork with stop signals held, so the slot is born holding them (see ``hold_stop_signals``)."""
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            super().start_worker(count, burst, _sleep, logging_level)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)

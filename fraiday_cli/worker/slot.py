@@ -40,6 +40,20 @@ INTERRUPT_SIGNAL = signal.SIGUSR1
 """Sent by the pool when the grace period is over: stop the running job and put it back on its queue."""
 
 
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def hold_stop_signals() -> None:
+    """Keep a stop that reaches a starting slot pending until its worker loop can take it.
+
+    The pool stops its slots with SIGINT. One arriving while a slot still sets up (binding the handler
+    runtime, building its worker) raised KeyboardInterrupt there, a traceback for every slot of a worker
+    stopped right after it started; RQ's handlers, once installed, raise StopRequested, which RQ catches
+    only inside its loop. :meth:`SlotWorker.dequeue_job_and_maintain_ttl` releases the signals there.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
 IDLE_QUEUE = "fraiday-idle"
 PAUSED_POLL_SECONDS = 0.5
 """How often a slot serving a paused queue looks again: the bound on a resumed queue's first start."""
@@ -89,6 +103,7 @@ class SlotWorker(SimpleWorker):
         self._weight_of = dict(zip(names, weights_for(names, policy.weights), strict=True))
         self._requeue_job_id: str | None = None
         self._interrupt_requested = False
+        self._taking_stop_signals = False
         self.push_exc_handler(self._classify_failure)
         self._idle_queue = Queue(IDLE_QUEUE, connection=self.connection, serializer=self.serializer)
 
@@ -118,6 +133,9 @@ class SlotWorker(SimpleWorker):
         seen at once rather than after a whole idle wait. A job popped from a queue paused meanwhile goes
         back to the front of it, and one that is not a fraiday job goes to the failed registry unrun.
         """
+        if not self._taking_stop_signals:
+            self._taking_stop_signals = True
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # a stop held since start lands here
         idle_until = None if max_idle_time is None else time.monotonic() + max_idle_time
         while True:
             wait = timeout
