@@ -20,7 +20,7 @@ from tests.processes import wait_for
 from tests.readme.bash_session import BashSession
 from tests.readme.markdown import ROOT, commands, fenced_blocks, read, section
 
-LONG_RUNNING = ("server", "worker", "scheduler", "celery-bridge")
+LONG_RUNNING = ("server", "worker", "scheduler", "celery-bridge", "asynq-bridge")
 
 
 def readme_commands(heading: str) -> list[str]:
@@ -102,6 +102,7 @@ def test_the_commands_that_start_a_process_come_up_and_stop_on_sigterm(
         "worker": answers_200(f"http://127.0.0.1:{reader_env['FRAIDAY_METRICS_PORT']}/readyz"),
         "scheduler": lambda: "scheduler started" in output(),
         "celery-bridge": lambda: "bridging Celery queues" in output(),
+        "asynq-bridge": lambda: "bridging Asynq queues" in output(),
     }[str(role(command))]
     try:
         wait_for(lambda: ready() or process.poll() is not None, 60, what=command)
