@@ -26,6 +26,7 @@ import redis
 
 from fraiday_cli.asynq_bridge.payloads import TypeNames, payload_of
 from fraiday_cli.asynq_bridge.task_message import BadTask, decode
+from fraiday_cli.reconnect import Backoff
 from fraiday_cli.tasks.client import TASK_ID_PATTERN, TaskClient
 from handlers.errors import PermanentError
 from handlers.metrics import ASYNQ_BRIDGE_TASKS
@@ -136,6 +137,7 @@ class AsynqBridge:
     def run(self, stop: threading.Event) -> None:
         """Recover, then bridge until ``stop``; after a Redis error, recover again what it interrupted."""
         recovered = announced = False
+        backoff = Backoff(log, self.broker)
         while not stop.is_set():
             try:
                 if not recovered:
@@ -148,9 +150,10 @@ class AsynqBridge:
                 if not self.step():
                     stop.wait(self.idle_wait)
             except redis.RedisError as error:
-                log.warning("Redis unavailable, retrying: %s", error)
                 recovered = False
-                stop.wait(1.0)
+                stop.wait(backoff.failed(error))
+                continue
+            backoff.succeeded()
 
     def recover(self) -> int:
         """Handle what a previous bridge left mid-way (the task-id dedup makes a second pass harmless)."""

@@ -10,7 +10,14 @@ from prometheus_client import start_http_server
 
 from fraiday_cli.asynq_bridge.bridge import ALL_QUEUES, AsynqBridge
 from fraiday_cli.asynq_bridge.payloads import TypeNames, parse_type_names
-from fraiday_cli.commands.common import DEFAULT_REGISTRY, fail, load_registry, start, stop_on_signals
+from fraiday_cli.commands.common import (
+    DEFAULT_REGISTRY,
+    RegistryOption,
+    fail,
+    load_registry,
+    start,
+    stop_on_signals,
+)
 from fraiday_cli.connections import redis_client
 from fraiday_cli.tasks.client import TaskClient
 from handlers.errors import UnknownTaskType
@@ -26,23 +33,34 @@ def asynq_bridge(
         typer.Option(
             "--queue",
             "-q",
-            help="Asynq queue to drain; repeat for several [default: every queue in asynq:queues].",
+            metavar="QUEUE",
+            help="Asynq queue to drain; repeat for several. [default: every queue in asynq:queues]",
         ),
     ] = None,
     asynq_redis_url: Annotated[
         str | None,
-        typer.Option(envvar="ASYNQ_REDIS_URL", help="The Go service's Redis [default: fraiday's own Redis]."),
+        typer.Option(
+            metavar="URL",
+            envvar="ASYNQ_REDIS_URL",
+            show_envvar=False,  # in the help text, where the default can follow it
+            help="The Go service's Redis. [env var: ASYNQ_REDIS_URL; default: fraiday's own Redis]",
+        ),
     ] = None,
     types: Annotated[
         str,
         typer.Option(
+            metavar="PAIRS",
             envvar="FRAIDAY_ASYNQ_TYPES",
+            show_envvar=False,
             help="Asynq type names that differ from fraiday's, as fraiday-type=asynq-type pairs, e.g. "
-            "chat:workflow=chat_workflow,event:process=event_processor [default: the same names].",
+            "chat:workflow=chat_workflow,event:process=event_processor. "
+            "[env var: FRAIDAY_ASYNQ_TYPES; default: the same names]",
         ),
     ] = "",
-    metrics_port: Annotated[int, typer.Option(min=0, max=65535, help="Port of /metrics; 0 disables.")] = 0,
-    registry: Annotated[str, typer.Option(hidden=True)] = DEFAULT_REGISTRY,
+    metrics_port: Annotated[
+        int, typer.Option(metavar="PORT", min=0, max=65535, help="Port of /metrics; 0 disables.")
+    ] = 0,
+    registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
     """Enqueue the Go service's pending, scheduled and retry Asynq tasks as fraiday tasks."""
     settings = start()

@@ -121,10 +121,11 @@ def test_the_scheduler_backs_off_and_leads_again_when_redis_returns(
     assert tracebacks(s.output()) == []
 
 
-def test_the_celery_bridge_backs_off_and_resumes(
-    env: dict[str, str], own_redis: RedisServer, tmp_path: Path
+@pytest.mark.parametrize("bridge_command", ["celery-bridge", "asynq-bridge"])
+def test_a_bridge_backs_off_and_resumes(
+    env: dict[str, str], own_redis: RedisServer, tmp_path: Path, bridge_command: str
 ) -> None:
-    args = ["celery-bridge", "--queue", "events", "--registry", TEST_REGISTRY]
+    args = [bridge_command, "--queue", "events", "--registry", TEST_REGISTRY]
     own_redis.stop()
     with fraiday(args, outage_env(env, own_redis), tmp_path / "bridge.log") as bridge:
         wait_for(lambda: len(attempts(bridge)) >= 3, 15, what="three reconnect attempts")
