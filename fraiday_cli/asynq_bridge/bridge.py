@@ -34,7 +34,6 @@ from handlers.metrics import ASYNQ_BRIDGE_TASKS
 log = logging.getLogger("fraiday.asynq_bridge")
 
 DEAD_LETTERS = "fraiday:asynq-bridge:dead"
-ALL_QUEUES = "asynq:queues"
 SOURCES = ("pending", "scheduled", "retry")
 
 # KEYS: pending, scheduled, retry, processing. Oldest pending first (Asynq pushes on the left and its
@@ -210,7 +209,13 @@ class AsynqBridge:
             task.id,
             taken.source,
             spec.name,
-            extra={"task_id": enqueued.task_id, "duplicate": enqueued.duplicate, "run_at": taken.due},
+            extra={
+                "task_id": enqueued.task_id,
+                "duplicate": enqueued.duplicate,
+                "asynq_id": task.id,
+                "source": taken.source,
+                "due": taken.due,
+            },
         )
         return Outcome("duplicate" if enqueued.duplicate else "enqueued", enqueued.task_id)
 

@@ -1,4 +1,8 @@
-"""``fraiday asynq-bridge``: move the Go service's waiting Asynq tasks onto fraiday's queues at the switch."""
+"""``fraiday asynq-bridge``: move the Go service's waiting Asynq tasks onto fraiday's queues at the switch.
+
+The bridge and protobuf are imported when the command runs: every other command, a worker above all,
+starts without paying for a tool used once, at the switch-over.
+"""
 
 import logging
 from typing import Annotated
@@ -6,10 +10,7 @@ from urllib.parse import urlsplit
 
 import redis
 import typer
-from prometheus_client import start_http_server
 
-from fraiday_cli.asynq_bridge.bridge import ALL_QUEUES, AsynqBridge
-from fraiday_cli.asynq_bridge.payloads import TypeNames, parse_type_names
 from fraiday_cli.commands.common import (
     DEFAULT_REGISTRY,
     RegistryOption,
@@ -19,10 +20,12 @@ from fraiday_cli.commands.common import (
     stop_on_signals,
 )
 from fraiday_cli.connections import redis_client
-from fraiday_cli.tasks.client import TaskClient
 from handlers.errors import UnknownTaskType
 
 log = logging.getLogger("fraiday.asynq_bridge")
+
+ALL_QUEUES = "asynq:queues"
+"""Asynq's set of every queue it has seen."""
 
 IDLE_WAIT_SECONDS = 1.0
 
@@ -63,6 +66,12 @@ def asynq_bridge(
     registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
     """Enqueue the Go service's pending, scheduled and retry Asynq tasks as fraiday tasks."""
+    from prometheus_client import start_http_server
+
+    from fraiday_cli.asynq_bridge.bridge import AsynqBridge
+    from fraiday_cli.asynq_bridge.payloads import TypeNames, parse_type_names
+    from fraiday_cli.tasks.client import TaskClient
+
     settings = start()
     tasks = load_registry(settings, registry)
     try:

@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,10 @@ def legacy(redis_url: str) -> Iterator[Celery]:
     app.conf.update(task_serializer="json", accept_content=["json"], task_routes=ROUTES)
     yield app
     app.close()
+
+
+def _bridging(bridge: FraidayProcess) -> bool:
+    return "bridging Celery queues" in bridge.output() or bridge.proc.poll() is not None
 
 
 def pending_celery(conn: redis.Redis) -> int:
@@ -100,7 +105,9 @@ def test_killing_the_bridge_in_a_loop_loses_nothing_and_doubles_nothing(
     rng = random.Random(7)
     while producer.is_alive() or pending_celery(redis_conn):
         bridge = FraidayProcess(BRIDGE, env, tmp_path / f"bridge-{kills}.log")
-        time.sleep(rng.uniform(0.8, 1.6))  # start-up takes about 0.6 s: each life handles some messages
+        # Killed at a random moment once it bridges (start-up alone can take seconds on a busy machine).
+        wait_for(partial(_bridging, bridge), 30, what="the bridge to start")
+        time.sleep(rng.uniform(0.05, 0.5))
         os.kill(bridge.pid, signal.SIGKILL)
         bridge.proc.wait(5)
         kills += 1
