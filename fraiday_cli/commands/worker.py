@@ -112,7 +112,7 @@ def worker(
         ),
         grace_seconds=grace_period or settings.worker_grace_seconds,
         # An idle slot's BLPOP returns this often, so it notices a paused or resumed queue in time.
-        maintenance_seconds=settings.recovery_seconds // 2,
+        idle_wait_seconds=settings.recovery_seconds // 2,
         recovery=recovery,
         max_jobs=max_jobs,
         log_level=settings.log_level,

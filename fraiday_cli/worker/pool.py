@@ -48,7 +48,8 @@ class PoolOptions:
     concurrency: int
     policy: SlotPolicy
     grace_seconds: float
-    maintenance_seconds: int
+    idle_wait_seconds: int
+    """How long an idle slot's BLPOP waits before it looks again (at paused queues, its heartbeat)."""
     recovery: RecoveryTimes = DEFAULT_RECOVERY
     max_jobs: int | None = None
     log_level: str = "INFO"
@@ -75,9 +76,8 @@ def run_slot(
         connection=connection,
         serializer=SERIALIZER,
         policy=options.policy,
-        maintenance_interval=options.maintenance_seconds,
-        # The idle BLPOP returns every maintenance interval, so abandoned-job cleanup runs on time.
-        worker_ttl=options.maintenance_seconds + SLOT_TTL_MARGIN_SECONDS,
+        # RQ's BLPOP timeout is worker_ttl - 15: the idle wait.
+        worker_ttl=options.idle_wait_seconds + SLOT_TTL_MARGIN_SECONDS,
     )
     worker.max_connection_wait_time = RECONNECT_MAX_WAIT_SECONDS
     # RQ logs three INFO lines per job; fraiday.task already logs each job's start and outcome.
@@ -153,7 +153,7 @@ class SlotPool(WorkerPool):
     @property
     def slot_ttl(self) -> int:
         """How long a slot's heartbeat stays valid: its idle wait plus a margin."""
-        return self.options.maintenance_seconds + SLOT_TTL_MARGIN_SECONDS
+        return self.options.idle_wait_seconds + SLOT_TTL_MARGIN_SECONDS
 
     def slots(self) -> list[WorkerData]:
         return list(self.worker_dict.values())
