@@ -67,6 +67,7 @@ class Maintenance:
         self.orphans = OrphanSweep(self.connection, times.orphan_scan)
         self._next_sweep = 0.0
         self._next_orphan_scan = 0.0
+        self._orphan_scan: threading.Thread | None = None
         self._redis_down = False
 
     def run(self, stop: threading.Event) -> None:
@@ -89,9 +90,18 @@ class Maintenance:
                 requeue_expired(self.connection, name)
             self._housekeeping()
             self._next_sweep = now + self.times.sweep
-        if now >= self._next_orphan_scan:
-            self.orphans.run()
+        if now >= self._next_orphan_scan and not (self._orphan_scan and self._orphan_scan.is_alive()):
+            # Its own thread: a scan reads every job hash and must not hold up due jobs or leases.
+            self._orphan_scan = threading.Thread(target=self._scan_orphans, name=f"{self.name}-orphans")
+            self._orphan_scan.daemon = True
+            self._orphan_scan.start()
             self._next_orphan_scan = now + self.times.orphan_scan
+
+    def _scan_orphans(self) -> None:
+        try:
+            self.orphans.run()
+        except redis.RedisError as error:
+            log.warning("orphan scan interrupted, next one in %d s: %s", self.times.orphan_scan, error)
 
     def release(self) -> None:
         """Give up the scheduler locks so another pool takes over at once, not after their TTL."""

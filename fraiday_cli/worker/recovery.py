@@ -144,29 +144,28 @@ class OrphanSweep:
 
     def find(self) -> dict[str, str]:
         """Job id -> queue of every job that says it is queued or started yet is in no list or registry."""
-        candidates: dict[str, dict[str, str]] = {}
-        for batch in _batches(self._job_ids(), SCAN_BATCH):
+        candidates: dict[str, list[str]] = {}
+        for batch in _batches(self._job_keys(), SCAN_BATCH):
             with self.connection.pipeline(transaction=False) as pipeline:
-                for job_id in batch:
-                    pipeline.hmget(JOB_KEY_PREFIX + job_id, "status", "origin")
+                for key in batch:
+                    pipeline.hmget(key, "status", "origin")
                 rows = pipeline.execute()
-            for job_id, (status, origin) in zip(batch, rows, strict=True):
+            for key, (status, origin) in zip(batch, rows, strict=True):
                 if status in (b"queued", b"started") and origin:
-                    candidates.setdefault(_text(origin), {})[job_id] = _text(status)
+                    candidates.setdefault(_text(origin), []).append(key[len(JOB_KEY_PREFIX) :])
         orphans: dict[str, str] = {}
-        for origin, jobs in candidates.items():
+        for origin, job_ids in candidates.items():
             queue = queue_for(origin, self.connection)
-            listed = {_text(i) for i in self.connection.lrange(queue.key, 0, -1)}
+            placed = {_text(i) for i in self.connection.lrange(queue.key, 0, -1)}
             wip = self.connection.zrange(queue.started_job_registry.key, 0, -1)
-            started = {_text(entry).split(":", 1)[0] for entry in wip}
-            orphans.update({job_id: origin for job_id in jobs if job_id not in listed | started})
+            placed.update(_text(entry).split(":", 1)[0] for entry in wip)
+            orphans.update({job_id: origin for job_id in job_ids if job_id not in placed})
         return orphans
 
-    def _job_ids(self) -> Iterator[str]:
+    def _job_keys(self) -> Iterator[str]:
         for key in self.connection.scan_iter(match=JOB_KEY_PREFIX + "*", count=SCAN_BATCH, _type="hash"):
-            job_id = _text(key)[len(JOB_KEY_PREFIX) :]
-            if ":" not in job_id:
-                yield job_id
+            if ":" not in _text(key)[len(JOB_KEY_PREFIX) :]:
+                yield _text(key)
 
     def _requeue_orphan(self, job_id: str, origin: str) -> bool:
         queue = queue_for(origin, self.connection)
