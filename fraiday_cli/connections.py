@@ -17,7 +17,12 @@ MONGO_SOCKET_TIMEOUT_MS = 10_000
 """An API call's longest MongoDB operation: a stuck server answers 503 instead of holding the thread."""
 
 
-def redis_client(settings: Settings, **overrides: Any) -> redis.Redis:
+SERVER_REDIS_CONNECTIONS = 64
+"""Redis connections per server process. Its gevent workers serve up to 1,000 connections at once, and
+redis-py's default pool opens one Redis connection per concurrent caller without limit."""
+
+
+def _options(overrides: dict[str, Any]) -> dict[str, Any]:
     options: dict[str, Any] = {
         "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
         "socket_timeout": REDIS_TIMEOUT_SECONDS,
@@ -25,4 +30,20 @@ def redis_client(settings: Settings, **overrides: Any) -> redis.Redis:
         "client_name": "fraiday",
     }
     options.update(overrides)
-    return redis.Redis.from_url(settings.redis_url, **options)
+    return options
+
+
+def redis_client(settings: Settings, **overrides: Any) -> redis.Redis:
+    return redis.Redis.from_url(settings.redis_url, **_options(overrides))
+
+
+def server_redis_client(settings: Settings) -> redis.Redis:
+    """At most :data:`SERVER_REDIS_CONNECTIONS`; a request waits up to the Redis timeout for one, then
+    fails like an outage (503) instead of opening more."""
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=SERVER_REDIS_CONNECTIONS,
+        timeout=REDIS_TIMEOUT_SECONDS,
+        **_options({}),
+    )
+    return redis.Redis(connection_pool=pool)

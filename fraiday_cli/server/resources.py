@@ -10,7 +10,7 @@ import redis
 from flask import current_app
 
 from config import Settings
-from fraiday_cli.connections import MONGO_SOCKET_TIMEOUT_MS, MONGO_TIMEOUT_MS, redis_client
+from fraiday_cli.connections import MONGO_SOCKET_TIMEOUT_MS, MONGO_TIMEOUT_MS, server_redis_client
 from fraiday_cli.tasks.client import TaskClient
 from handlers.registry import Registry
 from handlers.services import Services
@@ -31,7 +31,7 @@ class ServerResources:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return redis_client(self.settings)
+        return server_redis_client(self.settings)
 
     @cached_property
     def tasks(self) -> TaskClient:

@@ -121,9 +121,20 @@ def test_a_redis_reply_error_is_a_500_not_an_outage(api: FlaskClient, redis_conn
     assert "Retry-After" not in response.headers
 
 
-def test_the_api_bounds_every_mongodb_operation(api_settings: Settings) -> None:
-    app = create_app(api_settings)
-    client = app.extensions["fraiday"].services.mongo
-    assert client.options.pool_options.socket_timeout == 10
-    assert client.options.server_selection_timeout == 1.5
-    app.extensions["fraiday"].services.close()
+def test_the_api_bounds_its_mongodb_operations_and_redis_connections(api_settings: Settings) -> None:
+    resources = create_app(api_settings).extensions["fraiday"]
+    try:
+        client = resources.services.mongo
+        assert client.options.pool_options.socket_timeout == 10
+        assert client.options.server_selection_timeout == 1.5
+        pool = resources.redis.connection_pool
+        held = [pool.get_connection() for _ in range(64)]
+        started = time.monotonic()
+        with pytest.raises(redis.ConnectionError):
+            pool.get_connection()
+        assert 1 <= time.monotonic() - started < 5  # waited for one, then answered like an outage
+        for connection in held:
+            pool.release(connection)
+    finally:
+        resources.services.close()
+        resources.redis.close()
