@@ -55,9 +55,10 @@ class PrivateDockerd:
         # delete from disk than to write (seconds to a minute on a busy machine); unmounting is instant.
         data = self.root / "data"
         data.mkdir()
-        subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={DATA_ROOT_SIZE}", "tmpfs", str(data)], check=True
-        )
+        mount = ["mount", "-t", "tmpfs", "-o", f"size={DATA_ROOT_SIZE}", "tmpfs", str(data)]
+        mounted = subprocess.run(mount, capture_output=True, text=True, check=False)
+        if mounted.returncode != 0:
+            raise DaemonError(f"cannot mount a tmpfs for the data-root: {mounted.stderr.strip()}")
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 self.argv(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
