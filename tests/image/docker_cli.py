@@ -21,20 +21,21 @@ class DockerCli:
         # BuildKit for `RUN --mount=type=secret`; Debian's 20.10 client has it built in (no buildx).
         return {**os.environ, "DOCKER_HOST": self.host, "DOCKER_BUILDKIT": "1"}
 
-    def run(self, *args: str, timeout: float = 120, stdin: int | None = None) -> str:
+    def run(self, *args: str, timeout: float = 120, stdin: int | None = None, merged: bool = False) -> str:
+        """The command's stdout (with its stderr when ``merged``, as ``docker logs`` splits the two)."""
         proc = subprocess.run(
             [self.binary, *args],
             check=False,
             env=self.env,
             stdin=stdin,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merged else subprocess.PIPE,
             text=True,
             timeout=timeout,
         )
         if proc.returncode != 0:
-            raise DockerError(
-                f"docker {' '.join(args[:2])} exited {proc.returncode}: {proc.stderr.strip()[-2000:]}"
-            )
+            said = (proc.stderr or proc.stdout).strip()[-2000:]
+            raise DockerError(f"docker {' '.join(args[:2])} exited {proc.returncode}: {said}")
         return proc.stdout
 
     def run_logged(self, *args: str, log: Path, timeout: float) -> None:

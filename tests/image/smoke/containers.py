@@ -51,7 +51,7 @@ class Container:
         return self.inspect()["State"]  # type: ignore[return-value]
 
     def logs(self) -> str:
-        return self.docker.run("logs", self.name)
+        return self.docker.run("logs", self.name, merged=True)
 
     def exec(self, *argv: str) -> str:
         return self.docker.run("exec", self.name, *argv)
