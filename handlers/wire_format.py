@@ -57,7 +57,7 @@ class Poison:
     detail: str
 
     def __str__(self) -> str:
-        return f"not a fraiday job, refused: {self.detail}"
+        return f"not a fraiday job: {self.detail}"
 
 
 def _json(raw: bytes) -> tuple[bool, object]:
