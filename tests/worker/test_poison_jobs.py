@@ -162,7 +162,7 @@ def test_requeue_all_requeues_the_good_jobs_and_reports_the_corrupt_one(
         assert result.stdout.split() == [good[1].task_id]
         assert f"not requeued {corrupt}: not a fraiday job" in result.stderr
         assert "Traceback" not in result.stderr
-        wait_for(lambda: redis_conn.llen(ATTEMPTS + "good-1") == 4, 30, what="the requeued job to run again")
+        wait_for(lambda: redis_conn.llen(ATTEMPTS + "good-1") >= 4, 30, what="the requeued job to run again")
         w.stop(signal.SIGTERM)
     assert corrupt in failed_ids(redis_conn, "events")
     assert redis_conn.llen(ATTEMPTS + "good-0") == 3
