@@ -55,6 +55,10 @@ def hold_stop_signals() -> None:
 
 
 IDLE_QUEUE = "fraiday-idle"
+HEARTBEAT_EVERY_SECONDS = 1.0
+"""RQ beats a worker's heartbeat twice per dequeue; a slot sends at most one this often outside a job's own
+bookkeeping, far inside the worker TTL (``maintenance_seconds`` plus a margin) that probes and cleanup
+read, so a busy slot does not spend two round trips per job on it."""
 PAUSED_POLL_SECONDS = 0.5
 """How often a slot serving a paused queue looks again: the bound on a resumed queue's first start."""
 
@@ -106,12 +110,17 @@ class SlotWorker(SimpleWorker):
         self._taking_stop_signals = False
         self.push_exc_handler(self._classify_failure)
         self._idle_queue = Queue(IDLE_QUEUE, connection=self.connection, serializer=self.serializer)
+        self._paused_read: set[str] | None = None
+        self._heartbeat_sent_at = 0.0
 
     @property
     def _ordered_queues(self) -> list[Queue]:
         """The queues for the next dequeue, read by RQ before each one: a fresh weighted draw, without
-        the paused queues. With every queue paused the slot waits on a queue nobody fills."""
-        paused = paused_queues(self.connection)
+        the paused queues. With every queue paused the slot waits on a queue nobody fills. A read the
+        dequeue loop has just made is used once rather than asking Redis twice for the same wait."""
+        paused, self._paused_read = self._paused_read, None
+        if paused is None:
+            paused = paused_queues(self.connection)
         queues = [q for q in self.queues if q.name not in paused]
         if not queues:
             return [self._idle_queue]
@@ -139,7 +148,8 @@ class SlotWorker(SimpleWorker):
         idle_until = None if max_idle_time is None else time.monotonic() + max_idle_time
         while True:
             wait = timeout
-            if timeout is not None and self._serving_paused():
+            self._paused_read = paused_queues(self.connection)
+            if timeout is not None and any(q.name in self._paused_read for q in self.queues):
                 wait = PAUSED_POLL_SECONDS  # type: ignore[assignment]  # Redis takes fractional seconds
             try:
                 # max_idle_time=wait: RQ returns after this one wait instead of waiting again itself.
@@ -165,9 +175,6 @@ class SlotWorker(SimpleWorker):
                 self._refuse(queue, job.id, poison)
                 continue
             return result
-
-    def _serving_paused(self) -> bool:
-        return any(q.name in paused_queues(self.connection) for q in self.queues)
 
     def _put_back(self, job: Job, queue: Queue) -> None:
         """Return a job popped from a paused queue to its front, and out of RQ's intermediate list in the
@@ -201,6 +208,32 @@ class SlotWorker(SimpleWorker):
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         return self.policy.lease_seconds
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ's heartbeat, sent in one round trip, and skipped when a plain one went out less than
+        ``HEARTBEAT_EVERY_SECONDS`` ago (a lease renewal or a job's bookkeeping passes a pipeline and
+        always writes)."""
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline=pipeline)
+            return
+        if timeout is None and time.monotonic() - self._heartbeat_sent_at < HEARTBEAT_EVERY_SECONDS:
+            return
+        with self.connection.pipeline(transaction=False) as own:
+            super().heartbeat(timeout, pipeline=own)
+            own.execute()
+        self._heartbeat_sent_at = time.monotonic()
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        """RQ sets IDLE after a job and again before the next dequeue: write only a change."""
+        if pipeline is None and state == self._state:
+            return
+        super().set_state(state, pipeline=pipeline)
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        """RQ writes the job's last heartbeat here on its own; every outcome that follows (success,
+        failure, retry, requeue) saves the whole job hash, that field included, in its transaction."""
+        job.ended_at = now()
+        job.last_heartbeat = job.ended_at
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         self.prepare_execution(job)
