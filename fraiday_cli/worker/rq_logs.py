@@ -27,8 +27,8 @@ RQ_WORKER_LOGGER = "rq.worker"
 
 class RQWorkerLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.funcName == LISTENER_HANDLER:
-            return False
+        if record.funcName == LISTENER_HANDLER and record.levelno == logging.ERROR:
+            return False  # its connection-error line; the listener's other exits still show
         if record.funcName == JOB_EXCEPTION_HANDLER and isinstance(sys.exc_info()[1], PermanentError):
             return False
         error = record.exc_info[1] if record.exc_info else None
