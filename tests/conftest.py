@@ -13,6 +13,7 @@ from config import Settings, load_settings
 from tests.harness.mongo_server import FerretDBServer
 from tests.harness.process import HarnessError
 from tests.harness.redis_server import RedisServer
+from tests.tiers import mark_unit_tier
 
 # Settings must come from what each test builds, never from the developer's shell.
 for _name in list(os.environ):
@@ -22,6 +23,10 @@ for _name in list(os.environ):
         "FRAIDAY_CHAOS",
     ):
         del os.environ[_name]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark_unit_tier(items)
 
 
 def _start_or_fail(server: RedisServer | FerretDBServer) -> None:

@@ -15,6 +15,7 @@ RUN_BY: dict[tuple[str, str], str] = {
     # (section, how the command starts): the test that reads the section and runs the command.
     ("## Quick start", "./scripts/run-local.sh"): "tests/readme/test_using_the_api.py",
     ("## Quick start", "source .venv/bin/activate"): "tests/readme/test_commands.py",
+    ("## Quick start", ".venv/bin/pytest -m unit"): "tests/test_tiers.py",
     ("## Using the API", ""): "tests/readme/test_using_the_api.py",
     ("## Commands", "fraiday"): "tests/readme/test_commands.py",
     ("## Operations", "fraiday"): "tests/readme/test_commands.py",
