@@ -99,6 +99,15 @@ def _data_poison(data: bytes | None) -> Poison | None:
     return None
 
 
+def loaded_poison_reason(job: Job, queue: str) -> Poison | None:
+    """:func:`poison_reason` for a job RQ has already loaded: the very data, meta and origin it will run.
+
+    A second read of the hash would judge what Redis holds a moment later, and whoever can write to Redis
+    can swap a planted job's data for a good one in between, so the worker judges its own copy.
+    """
+    return poison_reason(job.data, json.dumps(job.meta).encode(), job.origin.encode(), queue)
+
+
 def read_poison_reason(connection: redis.Redis, job_id: str, queue: str) -> Poison | None:
     """:func:`poison_reason` for a job in Redis; a job whose hash is gone is not poison, just gone."""
     fields = connection.hmget(Job.key_for(job_id), ["data", "meta", "origin"])

@@ -32,7 +32,7 @@ from fraiday_cli.worker.lease import JobLease
 from fraiday_cli.worker.queue_order import strict_order, weighted_order, weights_for
 from handlers.errors import PermanentError
 from handlers.metrics import POISON_JOBS
-from handlers.wire_format import Poison, read_poison_reason
+from handlers.wire_format import Poison, loaded_poison_reason
 
 log = logging.getLogger("fraiday.worker")
 
@@ -170,7 +170,7 @@ class SlotWorker(SimpleWorker):
             if queue.name in paused_queues(self.connection):
                 self._put_back(job, queue)
                 continue
-            poison = read_poison_reason(self.connection, job.id, queue.name)
+            poison = loaded_poison_reason(job, queue.name)
             if poison is not None:
                 self._refuse(queue, job.id, poison)
                 continue

@@ -12,14 +12,19 @@ import time
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 import redis
 import requests
+from rq.queue import Queue
 from typer.testing import CliRunner
 
 from config import Settings
 from fraiday_cli.main import app
-from fraiday_cli.tasks.client import TaskClient
+from fraiday_cli.tasks.client import TaskClient, queue_for
+from fraiday_cli.worker.slot import SlotPolicy, SlotWorker
+from handlers.wire_format import SERIALIZER
 from tests.harness.process import free_port
 from tests.observability.test_operations import sample
 from tests.processes import FRAIDAY, TEST_REGISTRY, fraiday, wait_for
@@ -202,3 +207,25 @@ def test_a_scheduled_job_with_pickled_meta_is_dead_lettered_and_other_retries_st
     assert sample(metrics, "fraiday_poison_jobs_total", queue="events", reason="meta") == 1
     assert before.task_id not in failed_ids(redis_conn, "events")
     assert retried.task_id not in failed_ids(redis_conn, "events")
+
+
+def test_a_job_swapped_for_a_good_one_after_it_was_loaded_is_judged_as_loaded(
+    redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever writes to Redis can rewrite a planted job's data between RQ loading it and the slot
+    judging it: the slot must judge the data it will run, not a second read of the hash."""
+    plant(redis_conn, "swapped", "events", data=json_data("os.system", ["true"]))
+    good = TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "decoy"})
+    redis_conn.lrem("rq:queue:events", 1, good.task_id)
+    dequeue_any = Queue.dequeue_any.__func__  # type: ignore[attr-defined]
+
+    def dequeue_then_swap(cls: type[Queue], *args: Any, **kwargs: Any) -> Any:
+        result = dequeue_any(cls, *args, **kwargs)
+        redis_conn.hset("rq:job:swapped", "data", redis_conn.hget(f"rq:job:{good.task_id}", "data") or b"")
+        return result
+
+    monkeypatch.setattr(Queue, "dequeue_any", classmethod(dequeue_then_swap))
+    queue = queue_for("events", redis_conn)
+    slot = SlotWorker([queue], connection=redis_conn, serializer=SERIALIZER, policy=SlotPolicy({}))
+    assert slot.dequeue_job_and_maintain_ttl(1, max_idle_time=1) is None
+    assert "swapped" in failed_ids(redis_conn, "events")
