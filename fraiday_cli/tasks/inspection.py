@@ -56,7 +56,7 @@ def queue_stats(connection: redis.Redis, name: str, paused: bool = False) -> Que
     queue = queue_for(name, connection)
     oldest = None
     first = queue.get_job_ids(0, 1)
-    enqueued = _enqueued_at(connection, first[0]) if first else None
+    enqueued = stored_time(connection, first[0], "enqueued_at") if first else None
     if enqueued is not None:
         oldest = round((datetime.now(UTC) - enqueued).total_seconds(), 3)
     counts = {
@@ -73,10 +73,10 @@ def queue_stats(connection: redis.Redis, name: str, paused: bool = False) -> Que
     )
 
 
-def _enqueued_at(connection: redis.Redis, job_id: str) -> datetime | None:
-    """Read from the one field, not the whole job: a hash planted or half-expired at the head of a
-    queue must not break ``fraiday queues`` or the dashboard."""
-    raw = connection.hget(Job.key_for(job_id), "enqueued_at")
+def stored_time(connection: redis.Redis, job_id: str, field: str) -> datetime | None:
+    """Read from the one field, not the whole job: a hash planted or half-expired in a queue or registry
+    must not break ``fraiday queues``, ``purge`` or the dashboard."""
+    raw = connection.hget(Job.key_for(job_id), field)
     try:
         return as_utc(str_to_date(raw)) if raw else None
     except ValueError:

@@ -3,11 +3,12 @@
 from datetime import UTC, datetime, timedelta
 
 import redis
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
+from rq.results import Result
 
 from fraiday_cli.tasks.client import queue_for
-from fraiday_cli.tasks.inspection import REGISTRIES
-from fraiday_cli.tasks.status import as_utc
+from fraiday_cli.tasks.inspection import REGISTRIES, stored_time
 from handlers.wire_format import SERIALIZER
 
 PURGEABLE = ("failed", "finished")
@@ -16,7 +17,8 @@ PURGEABLE = ("failed", "finished")
 def purge_ended_jobs(connection: redis.Redis, queue: str, state: str, older_than: timedelta) -> int:
     """Delete the jobs of ``queue`` in ``state`` that ended more than ``older_than`` ago; return how many.
 
-    A job whose hash is already gone counts as old: its registry entry points at nothing.
+    A job whose hash is already gone counts as old: its registry entry points at nothing. One whose hash
+    RQ cannot load (written into Redis by hand) is deleted as it is, without being decoded.
     """
     if state not in PURGEABLE:
         raise ValueError(f"state must be one of {', '.join(PURGEABLE)}, got {state!r}")
@@ -24,11 +26,18 @@ def purge_ended_jobs(connection: redis.Redis, queue: str, state: str, older_than
     cutoff = datetime.now(UTC) - older_than
     ids = registry.get_job_ids(cleanup=False)
     purged = 0
-    for job_id, job in zip(
-        ids, Job.fetch_many(ids, connection=connection, serializer=SERIALIZER), strict=True
-    ):
-        ended = as_utc(job.ended_at) if job is not None else None
-        if ended is None or ended < cutoff:
-            registry.remove(job_id, delete_job=True)
-            purged += 1
+    for job_id in ids:
+        ended = stored_time(connection, job_id, "ended_at")
+        if ended is not None and ended >= cutoff:
+            continue
+        try:
+            registry.remove(Job.fetch(job_id, connection=connection, serializer=SERIALIZER), delete_job=True)
+        except NoSuchJobError:
+            registry.remove(job_id)
+        except (ValueError, TypeError, KeyError):  # a hash RQ cannot load, written by hand: delete it as is
+            with connection.pipeline() as pipeline:
+                pipeline.zrem(registry.key, job_id)
+                pipeline.delete(Job.key_for(job_id), Result.get_key(job_id))
+                pipeline.execute()
+        purged += 1
     return purged

@@ -125,15 +125,24 @@ def test_pickled_data_or_meta_and_unreadable_jobs_never_run(
         data=json_data(DISPATCHER, ["test:count", {"key": "bad-status"}]),
         status="no-such-status",
     )
-    poison = {"pickled-data", "pickled-meta", "meta-not-object", "bad-status"}
+    plant(
+        redis_conn,
+        "bad-dates",
+        "events",
+        data=json_data(DISPATCHER, ["test:count", {"key": "bad-dates"}]),
+        created_at="yesterday",
+        enqueued_at="yesterday",
+    )
+    poison = {"pickled-data", "pickled-meta", "meta-not-object", "bad-status", "bad-dates"}
     # Before any worker: listing the pending jobs shows them, it does not crash on them.
     pending = runner.invoke(app, ["jobs", "--queue", "events", "--state", "pending", "--json"])
     assert pending.exit_code == 0, pending.output
     assert {job["task_id"] for job in json.loads(pending.stdout)} == poison
+    assert runner.invoke(app, ["queues", "--json"]).exit_code == 0
 
     port = free_port()
     with fraiday(worker(port, "events"), env, tmp_path / "worker.log") as process:
-        wait_for(lambda: failed_ids(redis_conn, "events") == poison, 20, what="all four dead-lettered")
+        wait_for(lambda: failed_ids(redis_conn, "events") == poison, 20, what="all dead-lettered")
         metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         process.stop(signal.SIGTERM)
     assert not data_marker.exists() and not meta_marker.exists()
@@ -143,12 +152,18 @@ def test_pickled_data_or_meta_and_unreadable_jobs_never_run(
     assert "meta is not a JSON object" in errors["pickled-meta"]
     assert "meta is not a JSON object" in errors["meta-not-object"]
     assert "ValueError" in errors["bad-status"]
+    assert errors["bad-dates"].startswith("unreadable job: ValueError")
     counts = {
         reason: sample(metrics, "fraiday_poison_jobs_total", queue="events", reason=reason)
         for reason in ("data", "meta", "unreadable")
     }
-    assert counts == {"data": 1, "meta": 2, "unreadable": 1}
+    assert counts == {"data": 1, "meta": 2, "unreadable": 2}
     assert "Traceback" not in (tmp_path / "worker.log").read_text()
+    for command in (["queues"], ["purge", "--queue", "events", "--state", "failed", "--older-than", "0s"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, result.output
+    assert failed_ids(redis_conn, "events") == set()
+    assert not any(redis_conn.exists(f"rq:job:{job_id}") for job_id in poison)
 
 
 def test_requeue_all_requeues_the_good_jobs_and_reports_the_corrupt_one(
