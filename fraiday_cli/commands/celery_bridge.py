@@ -61,5 +61,6 @@ def celery_bridge(
     if metrics_port:
         start_http_server(metrics_port)
     bridge = CeleryBridge(broker, TaskClient(redis_client(settings), tasks), queues, IDLE_WAIT_SECONDS)
+    stop = stop_on_signals(log)  # before the line that says it runs: a stop from then on is clean
     log.info("bridging Celery queues %s", ", ".join(queues))
-    bridge.run(stop_on_signals(log))
+    bridge.run(stop)

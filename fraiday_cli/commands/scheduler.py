@@ -40,5 +40,6 @@ def scheduler(registry: RegistryOption = DEFAULT_REGISTRY) -> None:
         settings.periodic_tasks,
         lock_seconds=max(2, settings.recovery_seconds // 2),
     )
+    stop = stop_on_signals(log)  # before the line that says it runs: a stop from then on is clean
     log.info("scheduler started with %d periodic task(s)", len(settings.periodic_tasks))
-    periodic.run(stop_on_signals(log))
+    periodic.run(stop)
