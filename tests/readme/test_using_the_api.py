@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from tests.conftest import with_database
 from tests.harness.process import free_port
+from tests.harness.redis_server import RedisServer
 from tests.processes import wait_for
 from tests.readme.bash_session import BashSession, Step
 from tests.readme.markdown import ROOT, commands, fenced_blocks, read, section
@@ -206,3 +208,13 @@ def test_the_readme_session_works_against_run_local(stack: LocalStack, tmp_path:
     assert {log.name for log in logs} >= {"server.log", "scheduler.log", "redis.log", "worker-events.log"}
     for log in logs:
         assert "Traceback" not in log.read_text(errors="replace"), f"{log.name}:\n{log.read_text()[-3000:]}"
+
+    # What the next start finds in Redis's data: no worker, and no scheduler leader, left registered.
+    data = RedisServer(tmp_path / "state" / "redis")
+    data.start()
+    try:
+        connection = redis.Redis.from_url(data.url)
+        left = connection.keys("rq:workers*") + connection.keys("fraiday:scheduler:leader")
+        assert left == []
+    finally:
+        data.stop()
