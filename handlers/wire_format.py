@@ -103,9 +103,16 @@ def loaded_poison_reason(job: Job, queue: str) -> Poison | None:
     """:func:`poison_reason` for a job RQ has already loaded: the very data, meta and origin it will run.
 
     A second read of the hash would judge what Redis holds a moment later, and whoever can write to Redis
-    can swap a planted job's data for a good one in between, so the worker judges its own copy.
+    can swap a planted job's data for a good one in between, so the worker judges its own copy. RQ keeps a
+    meta it could not parse as ``{"unserialized": <the raw bytes>}``, which is no JSON.
     """
-    return poison_reason(job.data, json.dumps(job.meta).encode(), job.origin.encode(), queue)
+    if (poison := _data_poison(job.data)) is not None:
+        return poison
+    try:
+        meta = json.dumps(job.meta).encode()
+    except (TypeError, ValueError):
+        return Poison("meta", "its meta is not a JSON object (a pickle, or corrupt)")
+    return poison_reason(job.data, meta, job.origin.encode(), queue)
 
 
 def read_poison_reason(connection: redis.Redis, job_id: str, queue: str) -> Poison | None:
