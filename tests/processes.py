@@ -9,6 +9,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import redis
+from rq.queue import Queue
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+
 FRAIDAY = [sys.executable, "-m", "fraiday_cli"]
 TEST_REGISTRY = "tests.support.tasks:REGISTRY"
 
@@ -20,6 +24,20 @@ def wait_for(condition: Callable[[], object], timeout: float, interval: float = 
             return
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+
+
+def settled(conn: redis.Redis, queues: Sequence[str]) -> bool:
+    """No job of ``queues`` is waiting, running or scheduled: nothing is left that could run again.
+
+    The signal to wait on before asserting that nothing ran twice, instead of a sleep. Registries are
+    read raw: their ``count`` runs RQ's cleanup, which would act on the worker's behalf.
+    """
+    for name in queues:
+        queue = Queue(name, connection=conn)
+        registries = (StartedJobRegistry(queue=queue), ScheduledJobRegistry(queue=queue))
+        if conn.llen(queue.key) or any(conn.zcard(registry.key) for registry in registries):
+            return False
+    return True
 
 
 class FraidayProcess:

@@ -18,11 +18,12 @@ from celery import Celery
 from config import Settings
 from fraiday_cli.celery_bridge.bridge import DEAD_LETTERS, PROCESSING_PREFIX, CeleryBridge, celery_lists
 from fraiday_cli.tasks.client import TaskClient
-from tests.processes import FraidayProcess, fraiday, wait_for
+from tests.processes import FraidayProcess, fraiday, settled, wait_for
 from tests.support.legacy import REGISTRY, RUNS, recorded
 
 LEGACY = "tests.support.legacy:REGISTRY"
 BRIDGE = ["celery-bridge", "--registry", LEGACY]
+QUEUES = ("chat_workflow", "events", "semantic_layer")
 WORKER = ["worker", "--concurrency", "2", "--registry", LEGACY]
 MID, SID = "6560c0ffee0000000000f00d", "6560c0ffee0000000000beef"
 EVENT = {
@@ -53,8 +54,8 @@ def _bridging(bridge: FraidayProcess) -> bool:
 
 
 def pending_celery(conn: redis.Redis) -> int:
-    lists = [name for queue in ("chat_workflow", "events", "semantic_layer") for name in celery_lists(queue)]
-    lists += [PROCESSING_PREFIX + queue for queue in ("chat_workflow", "events", "semantic_layer")]
+    lists = [name for queue in QUEUES for name in celery_lists(queue)]
+    lists += [PROCESSING_PREFIX + queue for queue in QUEUES]
     return sum(conn.llen(name) for name in lists)
 
 
@@ -116,7 +117,7 @@ def test_killing_the_bridge_in_a_loop_loses_nothing_and_doubles_nothing(
     assert kills >= 3
     with fraiday(WORKER, env, tmp_path / "worker.log"):
         wait_for(lambda: redis_conn.hlen(RUNS) == 1000, 60, what="1000 runs")
-        time.sleep(1)
+        wait_for(lambda: settled(redis_conn, QUEUES), 30, what="no job left to run")
     runs = {k.decode(): int(v) for k, v in redis_conn.hgetall(RUNS).items()}
     assert set(runs) == set(ids)
     assert set(runs.values()) == {1}

