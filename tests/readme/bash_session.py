@@ -4,10 +4,13 @@ Variables and functions a command defines stay for the next, and the test can lo
 output (stdout and stderr together, as a terminal shows them) before it sends the next.
 """
 
+import os
 import queue
+import signal
 import subprocess
 import threading
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -64,6 +67,7 @@ class BashSession:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
+        # The whole process group: a command still running (a test that timed out) must not outlive it.
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)

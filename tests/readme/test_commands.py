@@ -6,11 +6,13 @@ through the variables the README names (PORT, FRAIDAY_METRICS_PORT).
 """
 
 import json
+import os
 import shlex
 import signal
 import subprocess
 import urllib.request
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -111,6 +113,7 @@ def test_the_commands_that_start_a_process_come_up_and_stop_on_sigterm(
         assert process.wait(60) == 0, output()
         assert "Traceback" not in output(), output()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+        # The whole process group: slots or gunicorn workers must not outlive a failed test.
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
