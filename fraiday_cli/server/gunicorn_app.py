@@ -12,7 +12,6 @@ within ``keepalive`` seconds is closed, idle or slow alike. Production still bel
 or proxy that buffers requests (README, "Running in production").
 """
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,13 +41,13 @@ class ServerOptions:
 
 
 class JsonAccessLogger(Logger):  # type: ignore[misc]
-    """Gunicorn's loggers without gunicorn's handlers: lines go through our JSON root handler."""
+    """Gunicorn's loggers without gunicorn's handlers: lines go through our JSON root handler.
+
+    ``setup`` runs gunicorn's own first (it sets levels and state ``access`` reads, such as gunicorn 27's
+    ``_access_log_enabled``), then drops the handlers it attached."""
 
     def setup(self, cfg: Any) -> None:
-        self.cfg = cfg
-        self.loglevel = self.LOG_LEVELS.get(cfg.loglevel.lower(), logging.INFO)
-        self.error_log.setLevel(self.loglevel)
-        self.access_log.setLevel(logging.INFO)
+        super().setup(cfg)
         for log in (self.error_log, self.access_log):
             log.handlers.clear()
             log.propagate = True

@@ -6,8 +6,8 @@ writes those as HTML with ``gunicorn.util.write_error``, its one function for th
 ``Worker.handle_error`` calls after choosing the status. :func:`answer_errors_as_json` points that
 function at :func:`write_json_error` in a worker process; the server does it from gunicorn's documented
 ``post_worker_init`` hook. It replaces a gunicorn internal, so gunicorn is pinned to the major version
-this was written against, and tests/server/test_gunicorn_errors.py fails loudly (an HTML answer comes
-back) if the hook moves.
+this was written against; tests/test_library_contract.py fails by name if the hook moves, and
+tests/server/test_gunicorn_edges.py gets an HTML answer back.
 """
 
 import json

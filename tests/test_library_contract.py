@@ -1,0 +1,206 @@
+"""Every place fraiday relies on RQ's or gunicorn's internals, checked by name (both are pinned in
+pyproject.toml). An upgrade that renames or reshapes one of these hooks fails here, naming the hook,
+instead of jobs silently waiting, running twice, or losing their weighting and pausing.
+
+The inventory of what fraiday overrides or reads:
+
+RQ worker (fraiday_cli/worker/slot.py, ``SlotWorker(SimpleWorker)``): ``_ordered_queues`` (a property
+over the attribute RQ's dequeue reads: weighting and pausing), ``dequeue_job_and_maintain_ttl``,
+``prepare_job_execution``, ``run_maintenance_tasks`` (with ``last_cleaned_at``), ``reorder_queues``,
+``get_heartbeat_ttl``, ``heartbeat``, ``set_state`` (reads ``_state``), ``handle_execution_ended``,
+``execute_job`` (RQ's ``SimpleWorker.execute_job`` plus a lease), ``_install_signal_handlers`` (sets
+``_stop_requested``), ``handle_job_failure`` (calls ``cleanup_execution``), ``push_exc_handler``,
+``max_connection_wait_time``; ``InterruptibleDeathPenalty(UnixSignalDeathPenalty)``.
+RQ pool (fraiday_cli/worker/pool.py, ``SlotPool(WorkerPool)``): ``check_workers``,
+``get_worker_process`` (reads ``_connection_class``, ``_pool_class``, ``_pool_kwargs``),
+``request_stop``, ``all_workers_have_stopped`` (reads ``worker_dict``), ``_install_signal_handlers``,
+``start_worker``.
+RQ storage: key prefixes, the started registry's entries, executions, the scheduler lock.
+gunicorn (fraiday_cli/server): ``Logger.setup``/``access``, ``Arbiter.handle_int``/``handle_term``,
+``BaseApplication.load_config``/``load``, ``util.write_error`` (replaced) and the errors it parses.
+"""
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import gunicorn
+import gunicorn.http.errors
+import pytest
+import redis
+from gunicorn import util
+from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.config import Config
+from gunicorn.glogging import Logger
+from gunicorn.workers.base import Worker
+from rq.executions import Execution
+from rq.job import Job
+from rq.queue import Queue
+from rq.registry import StartedJobRegistry
+from rq.scheduler import RQScheduler
+from rq.timeouts import UnixSignalDeathPenalty
+from rq.version import VERSION
+from rq.worker import BaseWorker, SimpleWorker
+from rq.worker_pool import WorkerPool
+
+from fraiday_cli.server.gunicorn_app import DrainingArbiter, FraidayGunicorn, JsonAccessLogger
+from fraiday_cli.tasks.client import TaskClient, queue_for
+from fraiday_cli.worker.pool import SlotPool
+from fraiday_cli.worker.recovery import EXECUTION_KEY
+from fraiday_cli.worker.slot import InterruptibleDeathPenalty, SlotPolicy, SlotWorker
+from handlers.wire_format import JOB_KEY_PREFIX, SERIALIZER
+from tests.support.tasks import REGISTRY
+
+# Methods fraiday's subclasses add that the library does not have: anything else they define must
+# override a library method of the same parameters. A hook the library renames lands here as a
+# "new" method of ours, which this list refuses.
+OWN_METHODS: dict[type, set[str]] = {
+    SlotWorker: {"_put_back", "_refuse", "_interrupt", "_classify_failure"},
+    SlotPool: {"_maintenance_connection", "_signal_all", "slot_ttl", "slots", "run", "_note_early_stop"},
+    InterruptibleDeathPenalty: set(),
+    JsonAccessLogger: set(),
+    DrainingArbiter: set(),
+    FraidayGunicorn: set(),
+}
+# Instance attributes RQ sets in __init__ that fraiday replaces with a property (checked below).
+REPLACED_ATTRIBUTES: dict[type, set[str]] = {SlotWorker: {"_ordered_queues"}}
+LIBRARY_BASE = {
+    SlotWorker: SimpleWorker,
+    SlotPool: WorkerPool,
+    InterruptibleDeathPenalty: UnixSignalDeathPenalty,
+    JsonAccessLogger: Logger,
+    DrainingArbiter: Arbiter,
+    FraidayGunicorn: BaseApplication,
+}
+
+
+def test_the_pins_are_the_versions_these_hooks_were_written_for() -> None:
+    assert VERSION.startswith("2.12."), f"RQ {VERSION}: re-check every test in this module, then move the pin"
+    assert gunicorn.__version__.startswith("27."), (
+        f"gunicorn {gunicorn.__version__}: re-check every test in this module, then move the pin"
+    )
+
+
+def own_methods(cls: type) -> dict[str, Callable[..., Any]]:
+    found = {}
+    for name, value in vars(cls).items():
+        function = value.fget if isinstance(value, property) else value
+        if callable(function) and not (name.startswith("__") and name != "__init__"):
+            found[name] = function
+    return found
+
+
+def parameters(function: Callable[..., Any]) -> list[str]:
+    return [name for name in inspect.signature(function).parameters if name not in ("args", "kwargs")]
+
+
+@pytest.mark.parametrize("cls", list(LIBRARY_BASE), ids=lambda cls: cls.__name__)
+def test_every_override_matches_a_library_method_of_the_same_parameters(cls: type) -> None:
+    base = LIBRARY_BASE[cls]
+    for name, function in own_methods(cls).items():
+        if name in OWN_METHODS[cls] | REPLACED_ATTRIBUTES.get(cls, set()) or name == "__init__":
+            continue
+        assert hasattr(base, name), (
+            f"{base.__qualname__}.{name} is gone: {cls.__name__}.{name} overrides nothing"
+        )
+        library = getattr(base, name)
+        if isinstance(library, property):
+            continue
+        assert parameters(function) == parameters(library), (
+            f"{base.__qualname__}.{name} changed its parameters: {parameters(library)}"
+        )
+    missing = OWN_METHODS[cls] - set(own_methods(cls))
+    assert not missing, f"listed as {cls.__name__}'s own but not defined: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("caller", "hooks"),
+    [
+        (BaseWorker.__init__, ["self._ordered_queues = self.queues[:]"]),
+        (BaseWorker.work, ["self._install_signal_handlers()", "self.run_maintenance_tasks()"]),
+        (BaseWorker.work, ["self.dequeue_job_and_maintain_ttl(", "self.execute_job("]),
+        (BaseWorker.dequeue_job_and_maintain_ttl, ["self._ordered_queues", "self.max_connection_wait_time"]),
+        (BaseWorker.dequeue_job_and_maintain_ttl, ["idle_time_left <= 0"]),
+        (BaseWorker.perform_job, ["self.prepare_job_execution(job, remove_from_intermediate_queue)"]),
+        (SimpleWorker.execute_job, ["self.prepare_execution(job)", "self.perform_job(job, queue)"]),
+        (Queue.dequeue_any, ["e.job_id = job_id", "cls.lmove(", "cls.lpop("]),
+        (RQScheduler.acquire_locks, ["self.get_locking_key(name)"]),
+        (WorkerPool.start, ["self._install_signal_handlers()", "self.check_workers("]),
+        (WorkerPool.start_worker, ["self.get_worker_process("]),
+        (WorkerPool.__init__, ["self._pool_kwargs", "self._pool_class", "self._connection_class"]),
+        (Worker.handle_error, ["util.write_error("]),
+        (Arbiter.handle_term, ["raise StopIteration"]),
+    ],
+    ids=lambda value: getattr(value, "__qualname__", None),
+)
+def test_the_library_still_calls_the_hooks_fraiday_overrides(
+    caller: Callable[..., Any], hooks: list[str]
+) -> None:
+    source = inspect.getsource(caller)
+    for hook in hooks:
+        assert hook in source, f"{caller.__qualname__} no longer uses {hook!r}"
+
+
+def test_execute_job_is_simple_workers_with_a_lease_around_perform_job() -> None:
+    """fraiday's ``execute_job`` repeats RQ's three lines; a fourth there would be skipped silently."""
+    body = [line.strip() for line in inspect.getsource(SimpleWorker.execute_job).splitlines()[1:]]
+    assert [line for line in body if line and not line.startswith(("#", '"""'))] == [
+        "self.prepare_execution(job)",
+        "self.perform_job(job, queue)",
+        "self.set_state(WorkerStatus.IDLE)",
+    ]
+
+
+def test_gunicorns_error_writer_and_parse_errors_keep_their_names() -> None:
+    assert list(inspect.signature(util.write_error).parameters) == ["sock", "status_int", "reason", "mesg"]
+    assert issubclass(gunicorn.http.errors.NoMoreData, Exception)
+    assert issubclass(gunicorn.http.errors.ParseException, Exception)
+
+
+def test_the_access_logger_keeps_gunicorns_setup() -> None:
+    """``JsonAccessLogger.setup`` runs gunicorn's own, then hands the lines to the root logger."""
+    cfg = Config()
+    cfg.set("accesslog", "-")
+    logger = JsonAccessLogger(cfg)
+    assert logger._access_log_enabled is True, "gunicorn 27's setup computes it; ours must run it"
+    for log in (logger.error_log, logger.access_log):
+        assert log.handlers == [] and log.propagate
+
+
+def test_a_slot_has_the_attributes_it_reads_from_rq(redis_conn: redis.Redis) -> None:
+    worker = SlotWorker(["events"], connection=redis_conn, serializer=SERIALIZER, policy=SlotPolicy({}))
+    for name in ("_stop_requested", "_state", "last_cleaned_at", "max_connection_wait_time"):
+        assert hasattr(worker, name), f"RQ's worker no longer has {name}"
+
+
+def test_the_started_registry_holds_job_and_execution_with_the_lease_expiry_as_score(
+    redis_conn: redis.Redis,
+) -> None:
+    task = TaskClient(redis_conn, REGISTRY).enqueue("test:sleep", {"key": "c", "seconds": 1})
+    queue = queue_for("events", redis_conn)
+    worker = SlotWorker([queue], connection=redis_conn, serializer=SERIALIZER, policy=SlotPolicy({}))
+    job = Job.fetch(task.task_id, connection=redis_conn, serializer=SERIALIZER)
+    execution = worker.prepare_execution(job)
+    job.set_status("started")
+    entry = f"{job.id}:{execution.id}"
+    registry = StartedJobRegistry("events", connection=redis_conn)
+    assert registry.key == "rq:wip:events" == queue.started_job_registry.key
+    assert redis_conn.zscore(registry.key, entry) is not None
+    assert isinstance(execution, Execution) and execution.key == EXECUTION_KEY.format(entry=entry)
+    assert redis_conn.hget(JOB_KEY_PREFIX + job.id, "status") == b"started"
+    assert redis_conn.hget(JOB_KEY_PREFIX + job.id, "retries_left") == b"2"
+    assert redis_conn.hget(JOB_KEY_PREFIX + job.id, "origin") == b"events"
+
+
+def test_queue_and_scheduler_keys_are_rqs_own() -> None:
+    queue = Queue("events", connection=redis.Redis())
+    assert queue.key == "rq:queue:events"
+    assert queue.intermediate_queue_key == "rq:queue:events:intermediate"
+    assert RQScheduler.get_locking_key("events") == "rq:scheduler-lock:events"
+    assert list(inspect.signature(BaseWorker.dequeue_job_and_maintain_ttl).parameters) == [
+        "self",
+        "timeout",
+        "max_idle_time",
+    ]
+    assert "with_scheduler" in inspect.signature(BaseWorker.work).parameters
