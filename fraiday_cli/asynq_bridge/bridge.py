@@ -231,5 +231,11 @@ class AsynqBridge:
             "msg": base64.b64encode(msg).decode() if msg is not None else None,
         }
         self.broker.rpush(DEAD_LETTERS, json.dumps(entry))
-        log.warning("Asynq task %s dead-lettered from %s: %s", taken.id, queue, reason)
+        log.warning(
+            "Asynq task %s dead-lettered from %s: %s",
+            taken.id,
+            queue,
+            reason,
+            extra={"asynq_id": taken.id, "queue": queue, "source": taken.source, "reason": reason},
+        )
         return Outcome("dead_letter", reason=reason)

@@ -255,6 +255,11 @@ def test_bad_tasks_are_dead_lettered_with_reasons_a_log_line_and_a_metric(
     first: Any = message_class().FromString(base64.b64decode(dead[0]["msg"]))
     assert first.type == "email:send"
     assert dead_letters_metric("events") - before == 4
-    assert sum("dead-lettered" in r.getMessage() for r in caplog.records) == 4
+    lines = [r for r in caplog.records if "dead-lettered" in r.getMessage()]
+    assert len(lines) == 4
+    # Log pipelines get the task and the reason as fields, like the bridge's other lines.
+    assert {(r.asynq_id, r.queue, r.source, r.reason) for r in lines} == {  # type: ignore[attr-defined]
+        (entry["id"], "events", "pending", entry["reason"]) for entry in dead
+    }
     assert [job.decode() for job in redis_conn.lrange("rq:queue:events", 0, -1)] == [ids[4]]
     assert asynq_leftovers(redis_conn) == []
