@@ -6,7 +6,7 @@ Two ways a job can be left behind by a process that died:
   renewing the lease (:mod:`fraiday_cli.worker.lease`). RQ's own cleanup would send it through retry
   scheduling (a backoff, then a scheduler that may be waiting on a dead scheduler's lock); here it goes
   straight back to the front of its queue, using up one attempt so a job that kills its slot every time
-  still ends in the dead-letter registry. Out of attempts, RQ's cleanup fails it as usual.
+  still ends in the dead-letter registry. Out of attempts, it is failed with that reason, unloaded.
 - **Orphaned in the dequeue window**: the slot popped the id (BLPOP, or BLMOVE into RQ's intermediate
   list) and died or lost its connection before the job reached the started registry. The job hash then
   says ``queued`` (or ``started``) and is in no list and no registry. A scan (at most one per
@@ -28,6 +28,7 @@ import redis
 from rq.registry import StartedJobRegistry
 
 from fraiday_cli.tasks.client import queue_for
+from fraiday_cli.tasks.dead_letters import dead_letter
 from handlers.wire_format import JOB_KEY_PREFIX, SERIALIZER
 
 log = logging.getLogger("fraiday.worker")
@@ -36,6 +37,7 @@ EXECUTION_KEY = "rq:execution:{entry}"
 ORPHAN_SUSPECTS_KEY = "fraiday:orphan-suspects"
 """Job id -> when a scan first saw it orphaned; shared, since consecutive scans may run on other pools."""
 ORPHAN_SCAN_LOCK_KEY = "fraiday:orphan-scan"
+EXHAUSTED = "its worker stopped renewing the lease (the process died) and no attempts were left"
 SCAN_BATCH = 1000
 
 REQUEUE_EXPIRED = """
@@ -91,7 +93,6 @@ def requeue_expired(connection: redis.Redis, queue: str) -> list[str]:
     now = time.time()
     script = connection.register_script(REQUEUE_EXPIRED)
     requeued: list[str] = []
-    exhausted = False
     for raw in connection.zrangebyscore(registry.key, 0, now):
         entry = _text(raw)
         job_id = entry.split(":", 1)[0]
@@ -106,11 +107,20 @@ def requeue_expired(connection: redis.Redis, queue: str) -> list[str]:
         if outcome == 1:
             requeued.append(job_id)
             log.warning("job %s lost its slot (lease expired): back on %s", job_id, queue)
-        exhausted = exhausted or outcome == 2
-    if exhausted:
-        # Out of attempts: RQ's cleanup fails them (dead-letter registry, dependents) as it always has.
-        registry.cleanup(timestamp=now)
+        if outcome == 2:
+            _fail_exhausted(connection, registry.key, entry, queue, job_id)
     return requeued
+
+
+def _fail_exhausted(connection: redis.Redis, registry_key: str, entry: str, queue: str, job_id: str) -> None:
+    """Dead-letter a job out of attempts without loading it: RQ's own cleanup would load the hash (one
+    RQ cannot parse crashed maintenance on every tick) and call whatever failure callback it names."""
+    with connection.pipeline() as pipeline:
+        pipeline.zrem(registry_key, entry)
+        pipeline.delete(EXECUTION_KEY.format(entry=entry))
+        dead_letter(connection, pipeline, queue, job_id, EXHAUSTED)
+        pipeline.execute()
+    log.warning("job %s lost its slot (lease expired) with no attempts left: failed", job_id)
 
 
 class OrphanSweep:

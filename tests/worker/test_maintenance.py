@@ -77,6 +77,23 @@ def test_an_expired_lease_with_no_attempt_left_fails_the_job(redis_conn: redis.R
     assert job.id in FailedJobRegistry("events", connection=redis_conn)
     assert field(redis_conn, job.id, "status") == b"failed"
     assert redis_conn.llen("rq:queue:events") == 0
+    assert redis_conn.exists(f"rq:execution:{entry}") == 0
+    assert entry.encode() not in redis_conn.zrange("rq:wip:events", 0, -1)
+
+
+def test_an_expired_lease_on_a_hash_rq_cannot_load_fails_it_and_recovers_the_rest(
+    redis_conn: redis.Redis,
+) -> None:
+    """Anyone with Redis access can plant a started job with a date RQ cannot parse: out of attempts it
+    must be failed unloaded, not crash recovery on every tick while other jobs' leases stay expired."""
+    redis_conn.hset("rq:job:planted", mapping={"status": "started", "created_at": "x", "origin": "events"})
+    redis_conn.zadd("rq:wip:events", {"planted:exec": time.time() - 1})
+    job, entry = running(redis_conn)
+    expire(redis_conn, entry)
+    assert requeue_expired(redis_conn, "events") == [job.id]
+    assert "planted" in FailedJobRegistry("events", connection=redis_conn)
+    assert field(redis_conn, "planted", "status") == b"failed"
+    assert redis_conn.zcard("rq:wip:events") == 0
 
 
 def test_a_job_popped_by_a_slot_that_died_is_requeued_by_the_second_scan(redis_conn: redis.Redis) -> None:
