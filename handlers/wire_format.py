@@ -11,6 +11,7 @@ without unpickling, importing or calling anything in it, so such a job is refuse
 
 import json
 import zlib
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Literal
@@ -47,6 +48,9 @@ def worker_key(name: str) -> str:
     return f"{WORKER_KEY_PREFIX}{name}"
 
 
+CALLBACK_FIELDS = ("success_callback_name", "failure_callback_name", "stopped_callback_name")
+"""Job hash fields naming a function RQ imports and calls after the job; fraiday jobs have none."""
+
 PoisonKind = Literal["function", "data", "meta", "origin", "unreadable"]
 """Why a job was refused, as a metric label: a fixed, small set (the details go in the failure reason)."""
 
@@ -67,10 +71,18 @@ def _json(raw: bytes) -> tuple[bool, object]:
         return False, None
 
 
-def poison_reason(data: bytes | None, meta: bytes | None, origin: bytes | None, queue: str) -> Poison | None:
+def poison_reason(
+    data: bytes | None,
+    meta: bytes | None,
+    origin: bytes | None,
+    queue: str,
+    callbacks: Sequence[str | bytes | None] = (),
+) -> Poison | None:
     """Why a job stored with these fields and popped from ``queue`` is not a fraiday job (None if it is)."""
     if (poison := _data_poison(data)) is not None:
         return poison
+    if any(callbacks):
+        return Poison("function", "it names a callback for RQ to call")
     if meta:
         parsed, value = _json(meta)
         if not parsed or not isinstance(value, dict):
@@ -112,13 +124,14 @@ def loaded_poison_reason(job: Job, queue: str) -> Poison | None:
         meta = json.dumps(job.meta).encode()
     except (TypeError, ValueError):
         return Poison("meta", "its meta is not a JSON object (a pickle, or corrupt)")
-    return poison_reason(job.data, meta, job.origin.encode(), queue)
+    callbacks = (job._success_callback_name, job._failure_callback_name, job._stopped_callback_name)
+    return poison_reason(job.data, meta, job.origin.encode(), queue, callbacks)
 
 
 def read_poison_reason(connection: redis.Redis, job_id: str, queue: str) -> Poison | None:
     """:func:`poison_reason` for a job in Redis; a job whose hash is gone is not poison, just gone."""
-    fields = connection.hmget(Job.key_for(job_id), ["data", "meta", "origin"])
-    data, meta, origin = (value.encode() if isinstance(value, str) else value for value in fields)
+    fields = connection.hmget(Job.key_for(job_id), ["data", "meta", "origin", *CALLBACK_FIELDS])
+    data, meta, origin, *callbacks = (value.encode() if isinstance(value, str) else value for value in fields)
     if data is None and meta is None and origin is None:
         return None
-    return poison_reason(data, meta, origin, queue)
+    return poison_reason(data, meta, origin, queue, callbacks)

@@ -49,7 +49,7 @@ from fraiday_cli.tasks.client import TaskClient, queue_for
 from fraiday_cli.worker.pool import SlotPool
 from fraiday_cli.worker.recovery import EXECUTION_KEY
 from fraiday_cli.worker.slot import InterruptibleDeathPenalty, SlotPolicy, SlotWorker
-from handlers.wire_format import JOB_KEY_PREFIX, SERIALIZER
+from handlers.wire_format import CALLBACK_FIELDS, JOB_KEY_PREFIX, SERIALIZER
 from tests.support.tasks import REGISTRY
 
 # Methods fraiday's subclasses add that the library does not have: anything else they define must
@@ -204,3 +204,13 @@ def test_queue_and_scheduler_keys_are_rqs_own() -> None:
         "max_idle_time",
     ]
     assert "with_scheduler" in inspect.signature(BaseWorker.work).parameters
+
+
+def test_rq_loads_job_callbacks_from_the_hash_fields_poison_refusal_checks(redis_conn: redis.Redis) -> None:
+    fields = {name: f"module.{name}" for name in CALLBACK_FIELDS}
+    redis_conn.hset("rq:job:callbacks", mapping={"data": "", "origin": "events"})
+    for name, value in fields.items():
+        redis_conn.hset("rq:job:callbacks", name, value)
+    job = Job.fetch("callbacks", connection=redis_conn, serializer=SERIALIZER)
+    loaded = (job._success_callback_name, job._failure_callback_name, job._stopped_callback_name)
+    assert loaded == tuple(fields.values())

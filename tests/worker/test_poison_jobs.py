@@ -244,3 +244,15 @@ def test_a_job_swapped_for_a_good_one_after_it_was_loaded_is_judged_as_loaded(
     slot = SlotWorker([queue], connection=redis_conn, serializer=SERIALIZER, policy=SlotPolicy({}))
     assert slot.dequeue_job_and_maintain_ttl(1, max_idle_time=1) is None
     assert "swapped" in failed_ids(redis_conn, "events")
+
+
+def test_a_job_naming_a_callback_never_runs(redis_conn: redis.Redis) -> None:
+    """RQ imports and calls a job's success, failure or stopped callback by the name in its hash: a job
+    with valid data but a callback would have the worker call any function someone wrote there."""
+    queue = queue_for("events", redis_conn)
+    slot = SlotWorker([queue], connection=redis_conn, serializer=SERIALIZER, policy=SlotPolicy({}))
+    for callback in ("success_callback_name", "failure_callback_name", "stopped_callback_name"):
+        data = json_data(DISPATCHER, ["test:count", {"key": callback}])
+        plant(redis_conn, callback, "events", data=data, **{callback: "builtins.print"})
+        assert slot.dequeue_job_and_maintain_ttl(1, max_idle_time=1) is None
+        assert callback in failed_ids(redis_conn, "events")
