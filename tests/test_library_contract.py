@@ -12,7 +12,7 @@ over the attribute RQ's dequeue reads: weighting and pausing), ``dequeue_job_and
 ``_stop_requested``), ``handle_job_failure`` (calls ``cleanup_execution``), ``push_exc_handler``,
 ``max_connection_wait_time``; ``InterruptibleDeathPenalty(UnixSignalDeathPenalty)``.
 RQ pool (fraiday_cli/worker/pool.py, ``SlotPool(WorkerPool)``): ``check_workers``,
-``get_worker_process`` (reads ``_connection_class``, ``_pool_class``, ``_pool_kwargs``),
+``get_worker_process`` (rebuilds the client with ``rq.connections.parse_connection``),
 ``request_stop``, ``all_workers_have_stopped`` (reads ``worker_dict``), ``_install_signal_handlers``,
 ``start_worker``.
 RQ storage: key prefixes, the started registry's entries, executions, the scheduler lock.
@@ -34,6 +34,7 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
 from gunicorn.workers.base import Worker
+from rq.connections import parse_connection
 from rq.executions import Execution
 from rq.job import Job
 from rq.queue import Queue
@@ -128,7 +129,6 @@ def test_every_override_matches_a_library_method_of_the_same_parameters(cls: typ
         (RQScheduler.acquire_locks, ["self.get_locking_key(name)"]),
         (WorkerPool.start, ["self._install_signal_handlers()", "self.check_workers("]),
         (WorkerPool.start_worker, ["self.get_worker_process("]),
-        (WorkerPool.__init__, ["self._pool_kwargs", "self._pool_class", "self._connection_class"]),
         (Worker.handle_error, ["util.write_error("]),
         (Arbiter.handle_term, ["raise StopIteration"]),
     ],
@@ -150,6 +150,13 @@ def test_execute_job_is_simple_workers_with_a_lease_around_perform_job() -> None
         "self.perform_job(job, queue)",
         "self.set_state(WorkerStatus.IDLE)",
     ]
+
+
+def test_the_pool_rebuilds_clients_from_rqs_connection_parser() -> None:
+    client = redis.Redis(host="127.0.0.1", port=1, db=3)
+    connection_class, pool_class, kwargs = parse_connection(client)
+    assert (connection_class, pool_class) == (redis.Redis, redis.Connection)
+    assert (kwargs["host"], kwargs["port"], kwargs["db"]) == ("127.0.0.1", 1, 3)
 
 
 def test_gunicorns_error_writer_and_parse_errors_keep_their_names() -> None:

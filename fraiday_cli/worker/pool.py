@@ -19,6 +19,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from redis import ConnectionPool, Redis
+from rq.connections import parse_connection
 from rq.queue import Queue
 from rq.worker_pool import ForkProcess, WorkerData, WorkerPool
 
@@ -93,10 +94,12 @@ class SlotPool(WorkerPool):
             queues,
             connection=connection,
             num_workers=options.concurrency,
-            worker_class=SlotWorker,
             serializer=SERIALIZER,
         )
         self.options = options
+        # What a slot, after the fork, and maintenance rebuild their own clients from (RQ's public parser;
+        # the pool keeps the same three in private attributes).
+        self.connection_class, self.pool_class, self.pool_kwargs = parse_connection(connection)
         self._stop_deadline: float | None = None
         self._interrupted = False
         self._early_stop: int | None = None
@@ -106,9 +109,9 @@ class SlotPool(WorkerPool):
 
     def _maintenance_connection(self) -> Redis:
         """Its own client, with timeouts: maintenance must notice a hung Redis instead of blocking."""
-        kwargs = {**self._pool_kwargs, "socket_timeout": MAINTENANCE_SOCKET_TIMEOUT_SECONDS}
-        pool = ConnectionPool(connection_class=self._pool_class, **kwargs)
-        return self._connection_class(connection_pool=pool)
+        kwargs = {**self.pool_kwargs, "socket_timeout": MAINTENANCE_SOCKET_TIMEOUT_SECONDS}
+        pool = ConnectionPool(connection_class=self.pool_class, **kwargs)
+        return self.connection_class(connection_pool=pool)
 
     def check_workers(self, respawn: bool = True) -> None:
         """RQ's pool loop calls this every second: respawn dead slots, and restart dead maintenance."""
@@ -121,7 +124,7 @@ class SlotPool(WorkerPool):
     ) -> BaseProcess:
         return ForkProcess(
             target=run_slot,
-            args=(name, self._connection_class, self._pool_class, self._pool_kwargs, self.options),
+            args=(name, self.connection_class, self.pool_class, self.pool_kwargs, self.options),
             name=f"fraiday-slot-{name[:8]}",
         )
 
