@@ -8,8 +8,8 @@ must be public; the API checks when a subscription is created and the worker aga
 The check returns the addresses it approved, and the sender connects to one of those (see
 :mod:`handlers.services.pinning`) instead of resolving the name again: a DNS server that answers a public
 address to the check and 127.0.0.1 to the connection (DNS rebinding) gets nowhere. An IPv6 address that
-embeds an IPv4 one (IPv4-mapped or -compatible, NAT64, 6to4) is judged by the IPv4 address it reaches,
-and Teredo, whose tunnel end is not ours to judge, is refused.
+embeds an IPv4 one (IPv4-mapped, -compatible or -translated, NAT64, 6to4) is judged by the IPv4 address it
+reaches; Teredo, whose tunnel end is not ours to judge, and local-use NAT64 are refused.
 """
 
 import ipaddress
@@ -24,7 +24,12 @@ Resolver = Callable[[str, int], list[str]]
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
 
 IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
+"""SIIT's IPv4-translated addresses (RFC 2765): a translator on the path reaches the IPv4 address."""
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+"""The local-use NAT64 prefix (RFC 8215): where the IPv4 address sits depends on the operator's prefix
+length, and it is never globally reachable, so it is refused whole (Python 3.11 counts it global)."""
 TEREDO = ipaddress.IPv6Network("2001::/32")
 
 
@@ -50,22 +55,23 @@ def resolve(host: str, port: int) -> list[str]:
 
 
 def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 spelling reaches: ``::ffff:a.b.c.d``, ``::a.b.c.d``, NAT64, 6to4."""
+    """The IPv4 address an IPv6 spelling reaches: ``::ffff:a.b.c.d``, ``::a.b.c.d``, ``::ffff:0:a.b.c.d``,
+    NAT64, 6to4."""
     if isinstance(address, ipaddress.IPv4Address):
         return None
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
     if address.sixtofour is not None:
         return address.sixtofour
-    if address in IPV4_COMPATIBLE or address in NAT64:
+    if address in IPV4_COMPATIBLE or address in IPV4_TRANSLATED or address in NAT64:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 
 
 def is_internal(address: IPAddress) -> bool:
     """Anything but a public unicast address: loopback, private, link-local (the metadata service), ...,
-    or an IPv6 spelling of one, or a Teredo tunnel."""
-    if isinstance(address, ipaddress.IPv6Address) and address in TEREDO:
+    or an IPv6 spelling of one, a Teredo tunnel or a local NAT64."""
+    if isinstance(address, ipaddress.IPv6Address) and (address in TEREDO or address in LOCAL_NAT64):
         return True
     reached = embedded_ipv4(address) or address
     return not reached.is_global or reached.is_multicast

@@ -54,6 +54,9 @@ def fixed(*addresses: str) -> DestinationPolicy:
         "::127.0.0.1",  # IPv4-compatible
         "64:ff9b::7f00:1",  # NAT64
         "64:ff9b::a9fe:a9fe",  # NAT64 of the metadata service
+        "::ffff:0:7f00:1",  # IPv4-translated (SIIT)
+        "64:ff9b:1::7f00:1",  # local-use NAT64
+        "64:ff9b:1:ffff::5db8:d70e",
         "2002:7f00:1::",  # 6to4
         "2002:a00:1::1",
         "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo

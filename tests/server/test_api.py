@@ -166,6 +166,8 @@ def test_webhooks_are_created_listed_read_and_deleted(api: FlaskClient) -> None:
         ({"url": "http://10.0.0.1/", "event_types": ["*"]}, "url"),
         ({"url": "http://[::127.0.0.1]/x", "event_types": ["*"]}, "url"),
         ({"url": "http://[64:ff9b::7f00:1]/x", "event_types": ["*"]}, "url"),
+        ({"url": "http://[64:ff9b:1::7f00:1]/x", "event_types": ["*"]}, "url"),
+        ({"url": "http://[::ffff:0:7f00:1]/x", "event_types": ["*"]}, "url"),
         ({"url": "http://[2002:7f00:1::]/x", "event_types": ["*"]}, "url"),
         ({"url": "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x", "event_types": ["*"]}, "url"),
         ({"url": "http://[::ffff:169.254.169.254]/x", "event_types": ["*"]}, "url"),
