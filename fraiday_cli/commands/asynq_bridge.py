@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import redis
 import typer
 
+from config.addresses import masked_url
 from fraiday_cli.commands.common import (
     DEFAULT_REGISTRY,
     RegistryOption,
@@ -20,6 +21,7 @@ from fraiday_cli.commands.common import (
     stop_on_signals,
 )
 from fraiday_cli.connections import redis_client
+from fraiday_cli.unreachable import reason
 from handlers.errors import UnknownTaskType
 
 log = logging.getLogger("fraiday.asynq_bridge")
@@ -82,7 +84,7 @@ def asynq_bridge(
     if urlsplit(url).scheme not in ("redis", "rediss"):
         fail("--asynq-redis-url: must be a redis:// or rediss:// URL")
     broker = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
-    queues = list(dict.fromkeys(queue or [])) or _known_queues(broker)
+    queues = list(dict.fromkeys(queue or [])) or _known_queues(broker, url)
     if not queues:
         fail(f"no --queue given and {ALL_QUEUES} lists none: is this the Go service's Redis?")
     if metrics_port:
@@ -91,10 +93,12 @@ def asynq_bridge(
     AsynqBridge(broker, client, names, queues, IDLE_WAIT_SECONDS).run(stop_on_signals(log))
 
 
-def _known_queues(broker: redis.Redis) -> list[str]:
+def _known_queues(broker: redis.Redis, url: str) -> list[str]:
+    """Asynq's queues; an unreachable Redis is the CLI's one line with exit 1, naming this Redis (the
+    generic line would name fraiday's own, which ASYNQ_REDIS_URL may not be)."""
     try:
         members = broker.smembers(ALL_QUEUES)
     except redis.RedisError as error:
-        log.error("cannot reach the Asynq Redis: %s", error)
+        typer.echo(f"fraiday: cannot reach the Asynq Redis at {masked_url(url)}: {reason(error)}", err=True)
         raise typer.Exit(1) from None
     return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)

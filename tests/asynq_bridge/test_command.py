@@ -4,6 +4,8 @@ import subprocess
 
 import pytest
 
+from config.addresses import masked_url
+from tests.harness.process import free_port
 from tests.processes import FRAIDAY
 
 
@@ -35,3 +37,13 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, env: di
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"fraiday: {message}")
+
+
+def test_an_unreachable_asynq_redis_is_one_line_naming_it_and_exit_1(env: dict[str, str]) -> None:
+    """ASYNQ_REDIS_URL, not fraiday's Redis, is named (password masked), as every command names its Redis."""
+    asynq_url = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"
+    result = run(["asynq-bridge"], {**env, "ASYNQ_REDIS_URL": asynq_url})
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"fraiday: cannot reach the Asynq Redis at {masked_url(asynq_url)}: "), line
+    assert "hunter2-secret" not in result.stderr
