@@ -46,4 +46,6 @@ def chaos(session: nox.Session) -> None:
 def image(session: nox.Session) -> None:
     """Build the Dockerfile on a private dockerd and smoke-test the image (needs root; see tests/image)."""
     session.install("-e", ".[dev]")
-    session.run("python", "-m", "tests.image", *session.posargs)
+    # After Ctrl+C nox would SIGKILL the session within half a second, before it has stopped its
+    # daemon and unmounted its data-root: give it the time its cleanup is bounded by.
+    session.run("python", "-m", "tests.image", *session.posargs, interrupt_timeout=120.0)

@@ -21,6 +21,7 @@ from tests.image import base_image, packages
 from tests.image.build import Build, build
 from tests.image.daemon import PrivateDockerd
 from tests.image.docker_cli import DockerCli
+from tests.image.interrupts import run_to_teardown, shielded
 from tests.image.preflight import EXISTING_DOCKER_VARIABLE, why_no_daemon
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,7 +44,7 @@ def smoke(docker: DockerCli, pytest_args: list[str]) -> int:
         "IMAGE_MEASUREMENTS": str(measurements),
     }
     argv = [sys.executable, "-m", "pytest", "tests/image/smoke", "-p", "no:cacheprovider", *pytest_args]
-    code = subprocess.run(argv, cwd=REPO, env=env, check=False).returncode
+    code = run_to_teardown(argv, REPO, env)
     if measurements.exists():
         for name, value in json.loads(measurements.read_text()).items():
             say(f"{name}: {value}")
@@ -76,7 +77,8 @@ def with_private_daemon(pytest_args: list[str]) -> int:
         code = build_and_smoke(docker, base_image.TAG, pytest_args)
     finally:
         stopping = time.monotonic()
-        leftovers = daemon.stop()
+        with shielded():
+            leftovers = daemon.stop()
         for line in leftovers:
             say(f"host not as found: {line}")
         if not leftovers:
@@ -102,5 +104,8 @@ def main(pytest_args: list[str]) -> int:
     except (RuntimeError, subprocess.TimeoutExpired) as exc:  # DockerError, DaemonError, apt, debootstrap
         say(f"error: {exc}")
         code = 1
+    except KeyboardInterrupt:  # cleaned up on the way out, like SIGTERM
+        say("interrupted")
+        code = 130
     say(f"{'passed' if code == 0 else 'FAILED'} in {time.monotonic() - started:.0f} s (logs in {LOGS})")
     return code
