@@ -7,7 +7,7 @@ functions of a validated payload and their dependencies.
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from opentelemetry.trace import SpanKind
 from rq import get_current_job
@@ -21,6 +21,8 @@ from handlers.tracing import context_from, tracer
 from handlers.wire_format import ATTEMPTS_META, MAX_ATTEMPTS_META, REQUEST_ID_META
 
 log = logging.getLogger("fraiday.task")
+
+AttemptOutcome = Literal["succeeded", "retrying", "failed"]
 
 
 def task_context(task_type: str, max_attempts: int) -> TaskContext:
@@ -78,7 +80,7 @@ def run_task(task_type: str, payload: Any) -> Mapping[str, Any] | None:
             log.error("task failed permanently: %s", exc, extra=_finish(context, "failed", started))
             raise
         except Exception as exc:
-            outcome = "failed" if context.is_last_attempt else "retrying"
+            outcome: AttemptOutcome = "failed" if context.is_last_attempt else "retrying"
             log.warning(
                 "task attempt failed: %s: %s",
                 type(exc).__name__,
@@ -90,7 +92,7 @@ def run_task(task_type: str, payload: Any) -> Mapping[str, Any] | None:
         return result
 
 
-def _finish(context: TaskContext, outcome: str, started: float) -> dict[str, Any]:
+def _finish(context: TaskContext, outcome: AttemptOutcome, started: float) -> dict[str, Any]:
     """Record the attempt's metrics once, and return the log fields saying the same."""
     seconds = time.perf_counter() - started
     TASK_DURATION.labels(context.task_type, context.queue).observe(seconds)

@@ -6,6 +6,7 @@ from handlers.notify import DeliveriesOutstanding, envelope, notify
 from handlers.payloads import EventProcessorPayload
 from handlers.registry import TaskContext
 from handlers.services import Services
+from handlers.services.database.events import EventStatus
 
 EVENT_FIELDS = ("event_id", "client_id", "event_type", "entity_type", "payload")
 
@@ -25,7 +26,8 @@ def process_event(payload: EventProcessorPayload, services: Services, task: Task
             body=envelope(event["event_id"], event["event_type"], event["received_at"], data),
         )
     except DeliveriesOutstanding as exc:
-        events.set_status(event["event_id"], "failed" if task.is_last_attempt else "retrying", str(exc))
+        status = EventStatus.FAILED if task.is_last_attempt else EventStatus.RETRYING
+        events.set_status(event["event_id"], status, str(exc))
         raise
-    events.set_status(event["event_id"], "processed")
+    events.set_status(event["event_id"], EventStatus.PROCESSED)
     return {"event_id": event["event_id"], "deliveries": deliveries}

@@ -8,6 +8,7 @@ from handlers.payloads import SemanticLayerSyncPayload
 from handlers.registry import TaskContext
 from handlers.services import Services
 from handlers.services.database.documents import utcnow
+from handlers.services.database.syncs import SyncStatus
 
 SYNC_TIMEOUT_SECONDS = 900
 
@@ -33,10 +34,10 @@ def semantic_layer_sync(
         answer = services.ai.sync(payload.client_id, payload.sync_type)
     except Exception as exc:
         if isinstance(exc, PermanentError) or task.is_last_attempt:
-            syncs.finish(record, "failed", error=str(exc))
+            syncs.finish(record, SyncStatus.FAILED, error=str(exc))
         else:
             syncs.set_waiting(task.task_id, f"attempt {task.attempt}: {exc}")
         raise
     result = answer.model_dump()
-    syncs.finish(record, "succeeded", result=result)
+    syncs.finish(record, SyncStatus.SUCCEEDED, result=result)
     return {"client_id": payload.client_id, "sync_type": payload.sync_type, **result}

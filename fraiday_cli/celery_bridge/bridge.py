@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import redis
 
@@ -42,7 +42,7 @@ def celery_lists(queue: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Outcome:
-    outcome: str  # enqueued, duplicate or dead_letter
+    outcome: Literal["enqueued", "duplicate", "dead_letter"]
     task_id: str | None = None
     reason: str | None = None
 

@@ -1,11 +1,19 @@
 """Semantic-layer sync jobs: one record per task, with its status, timings, result or error."""
 
+from enum import StrEnum
 from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.collection import Collection
 
 from handlers.services.database.documents import Document, utcnow
+
+
+class SyncStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 class SyncStore:
@@ -19,7 +27,7 @@ class SyncStore:
             {"task_id": task_id},
             {
                 "$setOnInsert": {"client_id": client_id, "sync_type": sync_type, "created_at": now},
-                "$set": {"status": "running", "started_at": now, "error": None},
+                "$set": {"status": SyncStatus.RUNNING, "started_at": now, "error": None},
                 "$inc": {"attempts": 1},
             },
             upsert=True,
@@ -34,14 +42,14 @@ class SyncStore:
             {
                 "client_id": client_id,
                 "sync_type": sync_type,
-                "status": "running",
+                "status": SyncStatus.RUNNING,
                 "task_id": {"$ne": task_id},
                 "started_at": {"$gt": since},
             }
         )
 
     def finish(
-        self, record: Document, status: str, result: Document | None = None, error: str | None = None
+        self, record: Document, status: SyncStatus, result: Document | None = None, error: str | None = None
     ) -> None:
         now = utcnow()
         duration_ms = round((now - record["started_at"]).total_seconds() * 1000, 1)
@@ -60,7 +68,7 @@ class SyncStore:
 
     def set_waiting(self, task_id: str, error: str) -> None:
         """A failed attempt that will be retried: pending again, with why."""
-        self.syncs.update_one({"task_id": task_id}, {"$set": {"status": "pending", "error": error}})
+        self.syncs.update_one({"task_id": task_id}, {"$set": {"status": SyncStatus.PENDING, "error": error}})
 
     def get(self, task_id: str) -> Document | None:
         return self.syncs.find_one({"task_id": task_id})
