@@ -10,6 +10,8 @@ secrets; a delivery adds its subscription's signing secret for that one text.
 from collections.abc import Iterable
 
 MASK = "[redacted]"
+CUT = "…"
+"""Where a text was cut short, here or upstream (an error body's excerpt): a secret may end there."""
 MIN_SECRET_CHARS = 4
 """Shorter values would mask ordinary words; settings refuse secrets this short anyway in practice."""
 
@@ -26,21 +28,37 @@ class Redactor:
 
     def redact(self, text: str, extra: Iterable[str] = ()) -> str:
         """``text`` with each secret (and each of ``extra``) replaced by ``[redacted]``."""
-        for secret in _longest_first([*self.secrets, *extra]) if extra else self.secrets:
+        secrets = _longest_first([*self.secrets, *extra]) if extra else self.secrets
+        for secret in secrets:
             text = text.replace(secret, MASK)
-        return text
+        return _mask_cut_heads(text, secrets) if CUT in text else text
 
     def error(self, text: str, extra: Iterable[str] = (), limit: int = ERROR_CHARS) -> str:
         """A one-line error for a record or an answer: redacted, then cut to ``limit`` characters."""
         text = self.redact(text, extra)
-        return text if len(text) <= limit else text[: limit - 1] + "…"
+        return text if len(text) <= limit else text[: limit - 1] + CUT
 
     def traceback(self, text: str, limit: int = TRACEBACK_CHARS) -> str:
         """A traceback for a job's failure record: redacted, then its last ``limit`` characters."""
         text = self.redact(text)
-        return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+        return text if len(text) <= limit else CUT + text[-(limit - 1) :]
 
 
 def _longest_first(secrets: Iterable[str]) -> list[str]:
     """Usable secrets, longest first so that a secret containing another is masked whole."""
     return sorted({s for s in secrets if len(s) >= MIN_SECRET_CHARS}, key=len, reverse=True)
+
+
+def _mask_cut_heads(text: str, secrets: list[str]) -> str:
+    """Mask the head of a secret that an excerpt cut off: a 300-character excerpt of an error body that
+    echoes our token from character 280 keeps its first 20 characters, which whole-secret masking misses."""
+    parts = text.split(CUT)
+    for index, part in enumerate(parts[:-1]):
+        for secret in secrets:
+            head = next(
+                (k for k in range(len(secret) - 1, MIN_SECRET_CHARS - 1, -1) if part.endswith(secret[:k])), 0
+            )
+            if head:
+                parts[index] = part[:-head] + MASK
+                break
+    return CUT.join(parts)

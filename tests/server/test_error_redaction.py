@@ -42,11 +42,21 @@ def redis_texts(connection: redis.Redis) -> list[bytes]:
     return texts
 
 
+@pytest.mark.parametrize(
+    "padding",
+    [0, 257],
+    ids=["whole", "cut"],  # 257: the error body's 300-character excerpt ends 20 characters into the token
+)
 def test_an_echoed_ai_token_is_redacted_from_task_message_jobs_redis_and_logs(
-    api_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_conn: redis.Redis
+    padding: int,
+    api_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    redis_conn: redis.Redis,
 ) -> None:
+    body = "x" * padding or "unauthorized, you sent"
     with http_stub() as ai:
-        ai.script("/v1/chat", Answer(401, "unauthorized, you sent", echo="Authorization"))
+        ai.script("/v1/chat", Answer(401, body, echo="Authorization"))
         env = {**api_env, "AI_SERVICE_URL": ai.url, "SLACK_AI_TOKEN": AI_TOKEN}
         api = create_app(settings_from(env, monkeypatch)).test_client()
         session_id = api.post("/api/v1/sessions", json={"client_id": "acme"}, headers=AUTH).json["session_id"]
@@ -69,6 +79,7 @@ def test_an_echoed_ai_token_is_redacted_from_task_message_jobs_redis_and_logs(
     assert f"Bearer {MASK}" in json.loads(task)["last_error"]
     assert f"Bearer {MASK}" in messages[0]["error"]
     assert f"Bearer {MASK}" in json.loads(jobs.stdout)[0]["last_error"]
+    head = AI_TOKEN[:10]  # not even the part of the token an excerpt kept
     for text in (task, json.dumps(messages), jobs.stdout, jobs.stderr, worker.output()):
-        assert AI_TOKEN not in text
-    assert not [value for value in redis_texts(redis_conn) if AI_TOKEN.encode() in value]
+        assert head not in text
+    assert not [value for value in redis_texts(redis_conn) if head.encode() in value]
