@@ -38,12 +38,12 @@ def test_every_configured_secret_is_masked_and_errors_are_cut_short() -> None:
     )
 
 
-
 def test_the_head_of_a_secret_an_excerpt_cut_off_is_masked_too() -> None:
     redactor = Redactor(["tok-0123456789abcdef"])
     assert redactor.redact("you sent Bearer tok-01234…") == f"you sent Bearer {MASK}…"
     assert redactor.error("a: Bearer tok-0123456789…\nb: tok-…") == f"a: Bearer {MASK}…\nb: {MASK}…"
     assert redactor.redact("short tok…") == "short tok…"  # three characters say nothing
+
 
 def test_log_lines_mask_secrets_in_message_fields_and_traceback(
     root_handlers: None, capsys: pytest.CaptureFixture[str]
