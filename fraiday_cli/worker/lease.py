@@ -3,11 +3,15 @@
 RQ only refreshes the started-registry score from a forking worker's monitor loop, so a slot that runs
 jobs in-process would otherwise hold a lease as long as the job's timeout. With a short lease kept alive
 here, a SIGKILLed slot's job expires within ``ttl`` seconds and the next registry cleanup requeues it.
+
+One thread per slot serves every job it runs (a thread started and joined per job cost more CPU than a
+no-op job's own work); :meth:`LeaseKeeper.hold` returns only once no renewal of its job is in flight.
 """
 
 import logging
 import threading
-from types import TracebackType
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
@@ -16,38 +20,55 @@ from rq.job import Job
 log = logging.getLogger("fraiday.worker")
 
 
-class JobLease:
-    def __init__(self, worker: Any, job: Job, ttl: int) -> None:
+class LeaseKeeper:
+    def __init__(self, worker: Any, ttl: int) -> None:
         self.worker = worker
-        self.job = job
-        self.execution = worker.execution
         self.ttl = ttl
         self.interval = max(1.0, ttl / 3)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{job.id}", daemon=True)
+        self._changed = threading.Condition()
+        self._renewing = threading.Lock()
+        self._held: tuple[Job, Any] | None = None
+        self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> "JobLease":
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._stop.set()
-        self._thread.join(timeout=self.interval + 5)
+    @contextmanager
+    def hold(self, job: Job) -> Iterator[None]:
+        """Renew ``job``'s lease every ``interval`` seconds while the block runs."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="lease", daemon=True)
+            self._thread.start()
+        with self._changed:
+            self._held = (job, self.worker.execution)
+            self._changed.notify()
+        try:
+            yield
+        finally:
+            with self._renewing, self._changed:
+                self._held = None
+                self._changed.notify()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.renew()
-            except redis.RedisError as error:
-                log.warning("could not renew the lease of job %s: %s", self.job.id, error)
+        while True:
+            with self._changed:
+                while self._held is None:
+                    self._changed.wait()
+                held = self._held
+                # Woken early only when the job changes: then the new job's interval starts afresh.
+                self._changed.wait(self.interval)
+                if self._held is not held:
+                    continue
+            with self._renewing:
+                if self._held is not held:
+                    continue
+                try:
+                    self.renew(*held)
+                except redis.RedisError as error:
+                    log.warning("could not renew the lease of job %s: %s", held[0].id, error)
 
-    def renew(self) -> None:
+    def renew(self, job: Job, execution: Any) -> None:
         # Every write is xx-guarded or on the worker's own key, so a renewal racing the job's end never
         # resurrects a finished execution in the started registry.
         with self.worker.connection.pipeline() as pipeline:
             self.worker.heartbeat(self.ttl + 60, pipeline=pipeline)
-            if self.execution is not None:
-                self.execution.heartbeat(self.job.started_job_registry, self.ttl, pipeline=pipeline)
+            if execution is not None:
+                execution.heartbeat(job.started_job_registry, self.ttl, pipeline=pipeline)
             pipeline.execute()

@@ -28,7 +28,7 @@ from rq.worker import SimpleWorker, WorkerStatus
 from config.redaction import Redactor
 from fraiday_cli.tasks.dead_letters import dead_letter
 from fraiday_cli.tasks.pausing import paused_queues
-from fraiday_cli.worker.lease import JobLease
+from fraiday_cli.worker.lease import LeaseKeeper
 from fraiday_cli.worker.queue_order import strict_order, weighted_order, weights_for
 from handlers.errors import PermanentError
 from handlers.metrics import POISON_JOBS
@@ -112,6 +112,8 @@ class SlotWorker(SimpleWorker):
         self._idle_queue = Queue(IDLE_QUEUE, connection=self.connection, serializer=self.serializer)
         self._paused_read: set[str] | None = None
         self._heartbeat_sent_at = 0.0
+        self._suspension_checked_at = 0.0
+        self._lease = LeaseKeeper(self, policy.lease_seconds)
 
     @property
     def _ordered_queues(self) -> list[Queue]:
@@ -176,6 +178,14 @@ class SlotWorker(SimpleWorker):
                 continue
             return result
 
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ reads ``rq suspend``'s key (with a heartbeat) in a transaction before every job; a slot
+        reads it at most once per ``HEARTBEAT_EVERY_SECONDS``, so a suspension is seen within that."""
+        if time.monotonic() - self._suspension_checked_at < HEARTBEAT_EVERY_SECONDS:
+            return
+        super().check_for_suspension(burst)
+        self._suspension_checked_at = time.monotonic()
+
     def _put_back(self, job: Job, queue: Queue) -> None:
         """Return a job popped from a paused queue to its front, and out of RQ's intermediate list in the
         same transaction: left there, RQ's cleanup would fail it as stuck and retry it, a second run."""
@@ -237,7 +247,7 @@ class SlotWorker(SimpleWorker):
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         self.prepare_execution(job)
-        with JobLease(self, job, self.policy.lease_seconds):
+        with self._lease.hold(job):
             self.perform_job(job, queue)
         self.set_state(WorkerStatus.IDLE)
 
