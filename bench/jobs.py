@@ -1,12 +1,11 @@
-"""The no-op job of the overhead benchmark for fraiday and Celery, each doing the same one INCR on Redis
-(plain RQ's is in ``bench.rq_job``)."""
+"""The no-op job of the overhead benchmark for fraiday, doing one INCR on Redis (Celery's is in
+``bench.celery_jobs``, plain RQ's in ``bench.rq_job``: each system's worker imports only its own)."""
 
 import functools
 import os
 import time
 
 import redis
-from celery import Celery
 
 from handlers.payloads import Payload
 from handlers.registry import Registry, TaskContext, TaskSpec
@@ -63,20 +62,3 @@ REGISTRY = Registry(
         ),
     ]
 )
-
-
-celery_app = Celery("bench", broker=os.environ.get("REDIS_URL", "redis://localhost:6379/0"))
-celery_app.conf.update(
-    task_serializer="json", accept_content=["json"], task_ignore_result=True, worker_hijack_root_logger=False
-)
-
-
-@celery_app.task(name="bench.noop")
-def celery_noop(n: int) -> None:
-    _redis().incr(COUNTER)
-
-
-@celery_app.task(name="bench.sleep")
-def celery_sleep(n: int) -> None:
-    time.sleep(SLEEP_SECONDS)
-    _redis().incr(COUNTER)

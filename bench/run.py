@@ -97,7 +97,9 @@ def table(results: dict[str, Any]) -> str:
 
 def write_document(results: dict[str, Any], rendered: str) -> None:
     where = f"{results['machine']}, {results['mongodb']}"
-    when = f"Latest run: {results['ran_at']} on {where}, `{results['command']}`."
+    load = results.get("load_average")
+    busy = f" Load average (1 min) {load['start']} at the start, {load['end']} at the end." if load else ""
+    when = f"Latest run: {results['ran_at']} on {where}, `{results['command']}`.{busy}"
     section = f"{BEGIN}\n{when}\n\n{rendered}\n{END}"
     text = DOCUMENT.read_text() if DOCUMENT.exists() else f"# Performance\n\n{BEGIN}\n{END}\n"
     head, _, rest = text.partition(BEGIN)
@@ -120,6 +122,8 @@ def main() -> None:
         if mongo is not None:
             mongo.start()
         workflow_jobs = 2000
+        # The machine may be shared: the table says how busy it was, since rates depend on it.
+        load_at_start = round(os.getloadavg()[0], 2)
         try:
             base = external.rstrip("/") if external else mongo.base_uri if mongo else ""
             stack = Stack(redis_server.url, base + "/bench", work / "logs")
@@ -137,6 +141,7 @@ def main() -> None:
                     stack, sizes=(1_000, 10_000, 50_000) if scale == 1 else (500, 5_000)
                 ),
             }
+            results["load_average"] = {"start": load_at_start, "end": round(os.getloadavg()[0], 2)}
         finally:
             redis_server.stop()
             if mongo is not None:

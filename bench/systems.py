@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 
 from rq import Queue
 
+from bench.celery_jobs import celery_app, celery_noop, celery_sleep
 from bench.common import ROOT, VENV_BIN, Stack, fraiday
-from bench.jobs import QUEUE, REGISTRY, celery_app, celery_noop, celery_sleep
+from bench.jobs import QUEUE, REGISTRY
 from fraiday_cli.tasks.client import TaskClient
 
 ASYNQ_PEER_SOURCE = ROOT / "bench" / "asynq_peer"
@@ -71,7 +72,7 @@ def systems(stack: Stack) -> list[System]:
 
     def celery_worker(concurrency: int) -> list[str]:
         return [
-            str(VENV_BIN / "celery"), "-A", "bench.jobs:celery_app", "worker", "-c", str(concurrency),
+            str(VENV_BIN / "celery"), "-A", "bench.celery_jobs:celery_app", "worker", "-c", str(concurrency),
             "-P", "prefork", "-Q", QUEUE, "--without-gossip", "--without-mingle", "--without-heartbeat",
             "-l", "WARNING",
         ]  # fmt: skip
