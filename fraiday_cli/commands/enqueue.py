@@ -69,6 +69,8 @@ def enqueue(
         data = json.loads(payload)
     except json.JSONDecodeError as exc:
         fail(f"--payload is not valid JSON: {exc}")
+    except RecursionError:
+        fail("--payload is not valid JSON: nested too deeply")
     try:
         delay = parse_duration(in_) if in_ else None
     except ValueError as exc:

@@ -83,6 +83,7 @@ def test_enqueue_prints_the_task_id(settings: Settings, redis_conn: redis.Redis)
     ("args", "message"),
     [
         (["enqueue", "event:process", "--payload", "{not json"], "--payload is not valid JSON"),
+        (["enqueue", "event:process", "--payload", "[" * 5000 + "]" * 5000], "nested too deeply"),
         (["enqueue", "semantic_layer:sync", "--payload", '{"client_id": "a"}'], "sync_type: Field required"),
         (["enqueue", "nope:nope"], "unknown task type 'nope:nope'"),
         (["enqueue", "event:process", "--in", "soon"], "--in: 'soon' is not a duration"),
