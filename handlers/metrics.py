@@ -1,4 +1,7 @@
-"""The Prometheus metrics every fraiday process records, under names dashboards and alerts rely on.
+"""The Prometheus metrics of tasks, handlers and their services, under names dashboards and alerts rely on.
+
+The server's request metrics and the bridges' message counts live with their users
+(``fraiday_cli.server.metrics``, ``fraiday_cli.celery_bridge.bridge``, ``fraiday_cli.asynq_bridge.bridge``).
 
 Every metric has labels, so no value exists until first use: by then ``fraiday server`` and ``fraiday
 worker`` have switched prometheus-client to multiprocess mode (see ``fraiday_cli.observability``), and
@@ -42,19 +45,4 @@ MONGO_OPERATION_DURATION = Histogram(
     "fraiday_mongo_operation_duration_seconds",
     "MongoDB commands by name and collection.",
     ["operation", "collection"],
-)
-CELERY_BRIDGE_MESSAGES = Counter(
-    "fraiday_celery_bridge_messages",
-    "Legacy Celery messages by outcome: enqueued, duplicate, dead_letter.",
-    ["queue", "outcome"],
-)
-ASYNQ_BRIDGE_TASKS = Counter(
-    "fraiday_asynq_bridge_tasks",
-    "Asynq tasks of the Go service by queue, source (pending, scheduled, retry) and outcome: enqueued,"
-    " duplicate, dead_letter.",
-    ["queue", "source", "outcome"],
-)
-HTTP_REQUESTS = Counter("fraiday_http_requests", "API requests answered.", ["method", "route", "status"])
-HTTP_REQUEST_DURATION = Histogram(
-    "fraiday_http_request_duration_seconds", "Time to answer an API request.", ["method", "route"]
 )

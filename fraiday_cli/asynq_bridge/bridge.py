@@ -23,15 +23,21 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import redis
+from prometheus_client import Counter
 
 from fraiday_cli.asynq_bridge.payloads import TypeNames, payload_of
 from fraiday_cli.asynq_bridge.task_message import BadTask, decode
 from fraiday_cli.reconnect import Backoff
 from fraiday_cli.tasks.client import TASK_ID_PATTERN, TaskClient
 from handlers.errors import PermanentError
-from handlers.metrics import ASYNQ_BRIDGE_TASKS
 
 log = logging.getLogger("fraiday.asynq_bridge")
+ASYNQ_BRIDGE_TASKS = Counter(
+    "fraiday_asynq_bridge_tasks",
+    "Asynq tasks of the Go service by queue, source (pending, scheduled, retry) and outcome: enqueued,"
+    " duplicate, dead_letter.",
+    ["queue", "source", "outcome"],
+)
 
 DEAD_LETTERS = "fraiday:asynq-bridge:dead"
 SOURCES = ("pending", "scheduled", "retry")

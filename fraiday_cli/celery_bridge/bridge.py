@@ -15,15 +15,20 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import redis
+from prometheus_client import Counter
 
 from fraiday_cli.celery_bridge.messages import BadMessage, parse
 from fraiday_cli.celery_bridge.payloads import payload_of
 from fraiday_cli.reconnect import Backoff
 from fraiday_cli.tasks.client import TASK_ID_PATTERN, TaskClient
 from handlers.errors import PermanentError
-from handlers.metrics import CELERY_BRIDGE_MESSAGES
 
 log = logging.getLogger("fraiday.celery_bridge")
+CELERY_BRIDGE_MESSAGES = Counter(
+    "fraiday_celery_bridge_messages",
+    "Legacy Celery messages by outcome: enqueued, duplicate, dead_letter.",
+    ["queue", "outcome"],
+)
 
 PROCESSING_PREFIX = "fraiday:celery-bridge:processing:"
 DEAD_LETTERS = "fraiday:celery-bridge:dead"

@@ -7,10 +7,15 @@ scanner trying random URLs cannot blow up the number of series.
 import time
 
 from flask import Blueprint, Flask, Response, g, request
+from prometheus_client import Counter, Histogram
 
 from fraiday_cli.observability.metrics import exposition
 from fraiday_cli.server.resources import resources
-from handlers.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS
+
+HTTP_REQUESTS = Counter("fraiday_http_requests", "API requests answered.", ["method", "route", "status"])
+HTTP_REQUEST_DURATION = Histogram(
+    "fraiday_http_request_duration_seconds", "Time to answer an API request.", ["method", "route"]
+)
 
 blueprint = Blueprint("metrics", __name__)
 
