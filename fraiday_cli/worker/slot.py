@@ -270,10 +270,40 @@ class SlotWorker(SimpleWorker):
             job.retries_left = 0
         return True
 
+    def lease_lost(self, job: Job) -> bool:
+        """Whether this attempt's entry left the started registry while it ran: its lease expired (a slot
+        frozen by SIGSTOP or a long pause) and a sweep gave the job to another attempt. Renewals never
+        re-add it, so the entry being gone is final."""
+        if self.execution is None:
+            return False
+        return self.connection.zscore(job.started_job_registry.key, self.execution.composite_key) is None
+
+    def _give_up_attempt(self, job: Job, outcome: str) -> None:
+        """A lost attempt's outcome is stale: writing it would mark the recovered attempt finished, or
+        schedule one more retry of a job that has already run again. Only this slot's own state is reset."""
+        log.warning(
+            "job %s %s after its lease expired and it was recovered elsewhere: outcome discarded",
+            job.id,
+            outcome,
+        )
+        with self.connection.pipeline() as pipeline:
+            self.cleanup_execution(job, pipeline=pipeline)
+            pipeline.execute()
+
+    def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any) -> None:
+        if self.lease_lost(job):
+            self._give_up_attempt(job, "succeeded")
+            return
+        super().handle_job_success(job, queue, started_job_registry)
+
     def handle_job_failure(
         self, job: Job, queue: Queue, started_job_registry: Any = None, exc_string: str = ""
     ) -> None:
         exc_string = self.policy.redactor.traceback(exc_string)
+        if self.lease_lost(job):
+            self._requeue_job_id = None
+            self._give_up_attempt(job, "failed")
+            return
         if self._requeue_job_id != job.id:
             super().handle_job_failure(job, queue, started_job_registry, exc_string)
             return

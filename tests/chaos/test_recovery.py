@@ -129,12 +129,14 @@ def test_a_sync_job_with_a_30_s_backoff_runs_again_within_the_bound_after_a_whol
 def test_a_whole_worker_killed_mid_job_is_picked_up_by_the_remaining_worker(
     run: int, redis_conn: redis.Redis, recovery_env: dict[str, str], tmp_path: Path
 ) -> None:
-    sleep_job(redis_conn, "orphan")
+    # Longer than the survivor's start (about 2 s on a loaded machine), so the kill lands mid-job.
+    sleep_job(redis_conn, "orphan", max(JOB_SECONDS, 8))
     with fraiday(worker_args(1), recovery_env, tmp_path / "killed.log") as doomed:
         wait_for(lambda: starts(redis_conn, "orphan"), 30, what="job running")
         with fraiday(worker_args(1), recovery_env, tmp_path / "survivor.log") as survivor:
             wait_for(survivor.children, 20, what="the surviving worker's slot")
             killed_at = kill_everything(doomed)
+            assert effects(redis_conn) == {}, "the worker was killed mid-job"
             wait_for(lambda: len(starts(redis_conn, "orphan")) >= 2, 3 * RECOVERY + 60, what="second start")
             recovered = starts(redis_conn, "orphan")[1] - killed_at
             wait_for(lambda: effects(redis_conn) == {"orphan": 1}, 60, what="completion")
@@ -217,3 +219,35 @@ def test_a_retry_due_during_a_redis_outage_runs_soon_after_redis_returns(
         worker.stop(signal.SIGTERM)
     report(f"job due during a {outage:.0f} s Redis outage (after Redis returned)", [late])
     assert late < 5
+
+
+def test_a_frozen_worker_s_stale_attempt_does_not_overwrite_the_recovered_one(
+    redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A pod frozen (SIGSTOP) past its lease: another worker runs the job again and finishes it. When the
+    frozen one resumes, its SIGALRM (pending all along) fails its attempt; that stale failure used to
+    schedule a third run of a finished job (or fail it into the dead-letter registry)."""
+    task_id = (
+        TaskClient(redis_conn, REGISTRY)
+        .enqueue("test:sleep_timeout", {"key": "frozen", "seconds": 2})
+        .task_id
+    )
+    env = {**env, "FRAIDAY_RECOVERY_SECONDS": "6"}
+    with fraiday(worker_args(1), env, tmp_path / "frozen.log") as frozen:
+        wait_for(lambda: starts(redis_conn, "frozen"), 30, what="the job running")
+        os.killpg(frozen.pid, signal.SIGSTOP)
+        frozen_at = time.monotonic()
+        with fraiday(worker_args(1), env, tmp_path / "other.log") as other:
+            finished = lambda: redis_conn.hget(f"rq:job:{task_id}", "status") == b"finished"  # noqa: E731
+            wait_for(finished, 60, what="attempt 2 done elsewhere")
+            assert effects(redis_conn) == {"frozen": 1}
+            wait_for(lambda: time.monotonic() - frozen_at > 5, 10, what="the frozen attempt past its timeout")
+            os.killpg(frozen.pid, signal.SIGCONT)
+            wait_for(
+                lambda: b"outcome discarded" in frozen.log_path.read_bytes(), 30, what="stale outcome dropped"
+            )
+            assert redis_conn.hget(f"rq:job:{task_id}", "status") == b"finished"
+            assert redis_conn.zrange("rq:scheduled:events", 0, -1) == [], "no third run scheduled"
+            assert redis_conn.zrange("rq:failed:events", 0, -1) == []
+            assert len(starts(redis_conn, "frozen")) == 2
+            other.stop(signal.SIGTERM)

@@ -97,6 +97,8 @@ REGISTRY = Registry([
     _spec("test:sleep_long", "events", SleepPayload, sleep, attempts=1, timeout=600),
     # semantic_layer:sync's retry policy: 3 attempts, 30 s backoff.
     _spec("test:sleep_sync", "semantic_layer", SleepPayload, sleep, attempts=3, timeout=60, backoff=30.0),
+    # Shorter than a frozen slot's pause, longer than a run: times out only in an attempt that was frozen.
+    _spec("test:sleep_timeout", "events", SleepPayload, sleep, attempts=3, timeout=5),
     _spec("test:slow_timeout", "events", SleepPayload, sleep, attempts=2, timeout=1),
     _spec("test:flaky", "events", FlakyPayload, flaky, attempts=3),
     _spec("test:flaky_sync", "semantic_layer", FlakyPayload, flaky, attempts=3),
