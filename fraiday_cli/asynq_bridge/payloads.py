@@ -59,7 +59,7 @@ class TypeNames:
 def payload_of(task: AsynqTask, spec: TaskSpec) -> dict[str, Any]:
     try:
         data = json.loads(task.payload)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):  # RecursionError: nested too deep
         raise BadTask(f"the payload of {task.type} is not JSON") from None
     if not isinstance(data, dict):
         raise BadTask(f"the payload of {task.type} is not a JSON object")

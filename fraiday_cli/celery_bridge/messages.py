@@ -56,14 +56,14 @@ def _body(envelope: dict[str, Any]) -> Any:
         raise BadMessage(f"unsupported body encoding {encoding!r}")
     try:
         return json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: nested thousands deep
         raise BadMessage("the body is not valid JSON") from None
 
 
 def parse(raw: bytes | str) -> LegacyTask:
     try:
         envelope = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise BadMessage("not a Celery message: the envelope is not JSON") from None
     if not isinstance(envelope, dict):
         raise BadMessage("not a Celery message: the envelope is not an object")

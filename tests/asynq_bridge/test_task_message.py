@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from google.protobuf import descriptor_pb2
 
-from fraiday_cli.asynq_bridge.task_message import BadTask, decode, message_class
+from fraiday_cli.asynq_bridge.payloads import payload_of
+from fraiday_cli.asynq_bridge.task_message import AsynqTask, BadTask, decode, message_class
+from handlers.tasks import REGISTRY
 
 PACKAGE = Path(__file__).resolve().parents[2] / "fraiday_cli" / "asynq_bridge"
 
@@ -52,3 +54,9 @@ def test_a_task_message_round_trips() -> None:
 def test_bytes_that_are_not_a_task_message_are_refused(raw: bytes) -> None:
     with pytest.raises(BadTask, match="not an Asynq TaskMessage"):
         decode(raw)
+
+
+def test_a_payload_nested_thousands_deep_is_a_bad_task_not_a_crash() -> None:
+    task = AsynqTask("deep", "EventProcessor", "events", b"[" * 5000 + b"]" * 5000, 0, "")
+    with pytest.raises(BadTask, match="is not JSON"):
+        payload_of(task, REGISTRY.get("event:process"))

@@ -1,5 +1,6 @@
 """Legacy Celery producers (a real Celery client, JSON, real Redis) feeding fraiday workers via the bridge."""
 
+import base64
 import json
 import os
 import random
@@ -132,6 +133,14 @@ def test_bad_messages_are_dead_lettered_with_reasons_and_never_run(
     legacy.send_task("process_event", args=[EVENT], serializer="pickle")
     legacy.send_task("trigger_sync_job", args=["acme", "full", "extra"])
     redis_conn.lpush("events", b"\x00\x01 not json at all")
+    redis_conn.lpush("events", b"[" * 5000 + b"]" * 5000)
+    deep_body = base64.b64encode(b"[" * 5000 + b"]" * 5000).decode()
+    envelope = {
+        "body": deep_body,
+        "content-type": "application/json",
+        "properties": {"body_encoding": "base64"},
+    }
+    redis_conn.lpush("events", json.dumps({**envelope, "headers": {"task": "process_event", "id": "deep"}}))
     bridge = CeleryBridge(
         redis_conn, TaskClient(redis_conn, REGISTRY), ["chat_workflow", "events", "semantic_layer"]
     )
@@ -139,11 +148,12 @@ def test_bad_messages_are_dead_lettered_with_reasons_and_never_run(
         pass
     dead: list[dict[str, Any]] = [json.loads(entry) for entry in redis_conn.lrange(DEAD_LETTERS, 0, -1)]
     reasons = sorted(entry["reason"] for entry in dead)
-    assert len(reasons) == 5
+    assert len(reasons) == 7
     assert any("unknown task type 'no_such_task'" in r for r in reasons)
     assert any("entity_type: Field required" in r for r in reasons)
     assert any("unsupported serializer 'application/x-python-serialize'" in r for r in reasons)
     assert any("takes at most 2 positional arguments" in r for r in reasons)
-    assert any("the envelope is not JSON" in r for r in reasons)
+    assert sum("the envelope is not JSON" in r for r in reasons) == 2
+    assert any("the body is not valid JSON" in r for r in reasons)
     assert redis_conn.keys("rq:queue:*") == []
     assert pending_celery(redis_conn) == 0
