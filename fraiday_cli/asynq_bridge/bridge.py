@@ -115,6 +115,14 @@ class Taken:
         return due if due > now else None
 
 
+class FraidayRedisError(Exception):
+    """fraiday's Redis failed while the Asynq one answered: the outage line must name fraiday's address."""
+
+    def __init__(self, error: redis.RedisError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 @dataclass(frozen=True)
 class Outcome:
     outcome: Literal["enqueued", "duplicate", "dead_letter"]
@@ -142,7 +150,9 @@ class AsynqBridge:
     def run(self, stop: threading.Event) -> None:
         """Recover, then bridge until ``stop``; after a Redis error, recover again what it interrupted."""
         recovered = announced = False
-        backoff = Backoff(log, self.broker)
+        # ASYNQ_REDIS_URL may be another Redis than fraiday's: each outage line names the one that failed.
+        asynq_backoff = Backoff(log, self.broker)
+        fraiday_backoff = Backoff(log, self.client.connection)
         while not stop.is_set():
             try:
                 if not recovered:
@@ -156,9 +166,14 @@ class AsynqBridge:
                     stop.wait(self.idle_wait)
             except redis.RedisError as error:
                 recovered = False
-                stop.wait(backoff.failed(error))
+                stop.wait(asynq_backoff.failed(error))
                 continue
-            backoff.succeeded()
+            except FraidayRedisError as failure:
+                recovered = False
+                stop.wait(fraiday_backoff.failed(failure.error))
+                continue
+            asynq_backoff.succeeded()
+            fraiday_backoff.succeeded()
 
     def recover(self) -> int:
         """Handle what a previous bridge left mid-way (the task-id dedup makes a second pass harmless)."""
@@ -200,13 +215,16 @@ class AsynqBridge:
             if task.id != taken.id:
                 raise BadTask(f"the TaskMessage's id {task.id!r} is not its key's {taken.id!r}")
             spec = self.types.spec_for(task.type)
-            enqueued = self.client.enqueue(
-                spec.name,
-                payload_of(task, spec),
-                task_id=job_id_for(task.id),
-                run_at=taken.run_at(datetime.now(UTC)),
-                meta={"asynq_id": task.id, "asynq_type": task.type, "asynq_retried": task.retried},
-            )
+            try:
+                enqueued = self.client.enqueue(
+                    spec.name,
+                    payload_of(task, spec),
+                    task_id=job_id_for(task.id),
+                    run_at=taken.run_at(datetime.now(UTC)),
+                    meta={"asynq_id": task.id, "asynq_type": task.type, "asynq_retried": task.retried},
+                )
+            except redis.RedisError as error:
+                raise FraidayRedisError(error) from error
         except (BadTask, PermanentError) as error:
             return self._dead_letter(queue, taken, msg, str(error))
         log.info(

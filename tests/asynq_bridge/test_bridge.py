@@ -6,6 +6,7 @@ import logging
 import os
 import random
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -21,8 +22,10 @@ from config import Settings
 from fraiday_cli.asynq_bridge.bridge import DEAD_LETTERS, AsynqBridge, job_id_for, processing_key, task_key
 from fraiday_cli.asynq_bridge.payloads import TypeNames
 from fraiday_cli.asynq_bridge.task_message import message_class
+from fraiday_cli.reconnect import address_of
 from fraiday_cli.tasks.client import TaskClient
 from tests.harness.asynq_producer import LeftTask, produce
+from tests.harness.process import free_port
 from tests.processes import FraidayProcess, fraiday, wait_for
 from tests.support.legacy import REGISTRY, RUNS, recorded
 
@@ -263,3 +266,37 @@ def test_bad_tasks_are_dead_lettered_with_reasons_a_log_line_and_a_metric(
     }
     assert [job.decode() for job in redis_conn.lrange("rq:queue:events", 0, -1)] == [ids[4]]
     assert asynq_leftovers(redis_conn) == []
+
+
+def test_an_outage_of_fraidays_redis_names_fraidays_redis_not_the_asynq_one(
+    redis_url: str, redis_conn: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ASYNQ_REDIS_URL answers, fraiday's Redis does not: the line names the one to go and fix."""
+    event = {"event_id": "e-1", "client_id": "acme", "event_type": "order.created", "entity_type": "order"}
+    produce(
+        redis_url,
+        [
+            {
+                "type": "event:process",
+                "queue": "events",
+                "go_struct": "EventProcessorPayload",
+                "payload": event,
+            }
+        ],
+    )
+    down = redis.Redis(port=free_port(), socket_connect_timeout=1)
+    bridge = AsynqBridge(redis_conn, TaskClient(down, REGISTRY), TypeNames(REGISTRY, {}), ["events"], 0.05)
+    stop = threading.Event()
+    runner = threading.Thread(target=bridge.run, args=(stop,))
+    with caplog.at_level(logging.WARNING, logger="fraiday.asynq_bridge"):
+        runner.start()
+        try:
+            wait_for(
+                lambda: any("unreachable" in r.getMessage() for r in caplog.records), 10, what="outage line"
+            )
+        finally:
+            stop.set()
+            runner.join(10)
+    line = next(r.getMessage() for r in caplog.records if "unreachable" in r.getMessage())
+    assert line.startswith(f"Redis at {address_of(down)} unreachable (attempt 1): "), line
+    assert redis_conn.llen(processing_key("events")) == 1, "the task waits in processing for the next try"
