@@ -16,7 +16,7 @@ from bench.common import Stack, fraiday, metric_total, percentile, spawn, stop, 
 from config import load_settings
 from fraiday_cli.tasks.client import TaskClient
 from handlers.services import Services
-from handlers.tasks import REGISTRY
+from handlers.task_types import REGISTRY
 from tests.harness.process import free_port
 from tests.support.http_stub import Answer, HttpStub, http_stub
 

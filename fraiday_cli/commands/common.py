@@ -18,7 +18,7 @@ from fraiday_cli.tasks.queue_names import known_queues, unknown_queues
 from handlers.errors import UnknownTaskType
 from handlers.registry import Registry
 
-DEFAULT_REGISTRY = "handlers.tasks:REGISTRY"
+DEFAULT_REGISTRY = "handlers.task_types:REGISTRY"
 
 QueueOption = Annotated[str, typer.Option("--queue", "-q", metavar="QUEUE", help="The queue.")]
 RegistryOption = Annotated[str, typer.Option(hidden=True, help="Task registry as module:attribute.")]

@@ -22,7 +22,7 @@ from fraiday_cli.server.api import events, sessions, syncs, tasks, webhooks
 from fraiday_cli.server.auth import API_PREFIX, require_api_key
 from fraiday_cli.server.resources import EXTENSION_KEY, ServerResources
 from handlers.registry import Registry
-from handlers.tasks import REGISTRY
+from handlers.task_types import REGISTRY
 
 log = logging.getLogger("fraiday.server")
 

@@ -16,7 +16,7 @@ import requests
 
 from fraiday_cli.tasks.client import TaskClient
 from handlers.services import Services
-from handlers.tasks import REGISTRY
+from handlers.task_types import REGISTRY
 from tests.chaos.conftest import FULL, size
 from tests.chaos.support import complete_requests, delivered_count, deliveries_by_event, event, subscribe
 from tests.harness.memory import pss_mib

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from handlers.tasks import REGISTRY
+from handlers.task_types import REGISTRY
 from tests.charts.chart import container, env_of, of_kind, refusal, render, render_text, validate
 
 GO_WORKERS_BLOCK = (Path(__file__).parent / "values" / "deploy-go-workers.yaml").read_text()

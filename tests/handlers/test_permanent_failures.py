@@ -10,7 +10,7 @@ import redis
 from config import Settings
 from fraiday_cli.tasks.client import TaskClient
 from handlers.services import Services
-from handlers.tasks import REGISTRY
+from handlers.task_types import REGISTRY
 from tests.processes import fraiday, wait_for
 from tests.support.http_stub import Answer, HttpStub
 

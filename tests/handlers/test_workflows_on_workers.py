@@ -10,7 +10,7 @@ from config import Settings
 from fraiday_cli.tasks.client import TaskClient
 from handlers.services import Services
 from handlers.services.signing import verify
-from handlers.tasks import REGISTRY
+from handlers.task_types import REGISTRY
 from tests.handlers.conftest import AI_TOKEN
 from tests.processes import fraiday, wait_for
 from tests.support.http_stub import Answer, HttpStub

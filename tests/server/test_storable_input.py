@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from config import Settings
 from fraiday_cli.server.app import create_app
 from handlers.errors import PayloadError
-from handlers.tasks import REGISTRY
+from handlers.task_types import REGISTRY
 from tests.conftest import settings_from
 from tests.server.conftest import AUTH
 

@@ -10,7 +10,7 @@ import redis
 from handlers.payloads import Payload
 from handlers.registry import Registry, TaskContext
 from handlers.services import Services
-from handlers.tasks import REGISTRY as REAL
+from handlers.task_types import REGISTRY as REAL
 
 RUNS = "test:legacy:runs"
 PAYLOADS = "test:legacy:payloads"

@@ -77,7 +77,7 @@ fullnameOverride=api-service the Deployment is the Go service's api-service-chat
 {{- toJson $workers }}
 {{- end }}
 
-{{/* Task type -> queue, as JSON: each type's own queue (handlers/tasks.py); the semantic-layer sync on
+{{/* Task type -> queue, as JSON: each type's own queue (handlers/task_types.py); the semantic-layer sync on
 the Go service's `default` queue when a worker consumes `default` and none `semantic_layer`; then
 `taskQueues`. Refuses a routed queue no worker consumes and a consumed queue no task is routed to. */}}
 {{- define "fraiday.taskQueues" -}}
