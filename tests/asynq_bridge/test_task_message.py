@@ -9,7 +9,7 @@ from google.protobuf import descriptor_pb2
 
 from fraiday_cli.asynq_bridge.payloads import payload_of
 from fraiday_cli.asynq_bridge.task_message import AsynqTask, BadTask, decode, message_class
-from handlers.tasks import REGISTRY
+from handlers.task_types import REGISTRY
 
 PACKAGE = Path(__file__).resolve().parents[2] / "fraiday_cli" / "asynq_bridge"
 
