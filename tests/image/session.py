@@ -22,6 +22,7 @@ from tests.image.build import Build, build
 from tests.image.daemon import PrivateDockerd
 from tests.image.docker_cli import DockerCli
 from tests.image.interrupts import run_to_teardown, shielded
+from tests.image.one_at_a_time import one_at_a_time
 from tests.image.preflight import EXISTING_DOCKER_VARIABLE, why_no_daemon
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,7 +101,8 @@ def main(pytest_args: list[str]) -> int:
         if existing:
             code = build_and_smoke(DockerCli(shutil.which("docker") or "docker", existing), None, pytest_args)
         else:
-            code = with_private_daemon(pytest_args)
+            with one_at_a_time(say):
+                code = with_private_daemon(pytest_args)
     except (RuntimeError, subprocess.TimeoutExpired) as exc:  # DockerError, DaemonError, apt, debootstrap
         say(f"error: {exc}")
         code = 1
