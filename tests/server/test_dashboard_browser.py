@@ -115,7 +115,7 @@ def _answers(base: str, process: FraidayProcess) -> bool:
     assert process.proc.poll() is None, process.output()[-2000:]
     try:
         return requests.get(base + "/ping", timeout=1).status_code == 200
-    except requests.ConnectionError:
+    except requests.RequestException:  # refused, or accepted by the master before a worker answers
         return False
 
 
