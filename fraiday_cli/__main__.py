@@ -1,3 +1,3 @@
-from fraiday_cli.main import run
+from fraiday_cli.launcher import run
 
 run()

@@ -1,6 +1,5 @@
 """The ``fraiday`` entry point: ``server`` (the default, as in the Go binary), ``worker`` and operations."""
 
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -17,7 +16,6 @@ from fraiday_cli.commands.requeue import requeue
 from fraiday_cli.commands.scheduler import scheduler
 from fraiday_cli.commands.server import server
 from fraiday_cli.commands.worker import worker
-from fraiday_cli.go_flags import ModeError, mode_as_command
 from fraiday_cli.unreachable import UNREACHABLE, describe_unreachable
 
 
@@ -73,12 +71,3 @@ def main(
     """Fraiday: the API server and its task workers. With no command, runs the server."""
     if ctx.invoked_subcommand is None:
         ctx.invoke(server)
-
-
-def run() -> None:
-    try:
-        args = mode_as_command(sys.argv[1:])
-    except ModeError as error:
-        typer.echo(f"fraiday: {error}", err=True)
-        raise SystemExit(2) from None
-    app(args=args, prog_name="fraiday")
