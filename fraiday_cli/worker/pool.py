@@ -30,6 +30,7 @@ from fraiday_cli.worker.slot import (
     SlotPolicy,
     SlotWorker,
     hold_stop_signals,
+    stop_with_the_pool,
 )
 from handlers.wire_format import SERIALIZER
 
@@ -68,6 +69,7 @@ def run_slot(
     """The body of one slot process."""
     signal.signal(INTERRUPT_SIGNAL, signal.SIG_IGN)  # until the worker installs its handler
     hold_stop_signals()
+    stop_with_the_pool()
     if options.slot_setup is not None:
         options.slot_setup()
     connection = connection_class(connection_pool=ConnectionPool(connection_class=pool_class, **pool_kwargs))

@@ -8,9 +8,12 @@ recovered promptly), timeouts still interrupt the job with SIGALRM, and ``max_jo
 might leak.
 """
 
+import ctypes
 import logging
+import os
 import random
 import signal
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,6 +55,24 @@ def hold_stop_signals() -> None:
     only inside its loop. :meth:`SlotWorker.dequeue_job_and_maintain_ttl` releases the signals there.
     """
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def stop_with_the_pool() -> None:
+    """Have the kernel send this slot SIGTERM when its pool dies, so it finishes its job and exits.
+
+    A pool killed on its own (SIGKILL of its pid only, outside a container that would take every process
+    with it) used to leave its slots running without a parent: they kept taking jobs, unsupervised and
+    unstoppable by the worker's own signals, next to the fresh worker started to replace them.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    pool = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != pool:  # the pool died before the kernel was told
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 IDLE_QUEUE = "fraiday-idle"

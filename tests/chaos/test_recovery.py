@@ -251,3 +251,19 @@ def test_a_frozen_worker_s_stale_attempt_does_not_overwrite_the_recovered_one(
             assert redis_conn.zrange("rq:failed:events", 0, -1) == []
             assert len(starts(redis_conn, "frozen")) == 2
             other.stop(signal.SIGTERM)
+
+
+def test_slots_of_a_pool_killed_on_its_own_finish_their_job_and_exit(
+    redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    """SIGKILL of the pool alone (not its group): its slots used to live on, taking jobs unsupervised."""
+    sleep_job(redis_conn, "running", 3)
+    with fraiday(worker_args(2), env, tmp_path / "worker.log") as worker:
+        wait_for(lambda: starts(redis_conn, "running"), 30, what="the job running")
+        slots = worker.children()
+        assert len(slots) == 2
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.proc.wait(10)
+        wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in slots), 30, what="the slots gone")
+    assert effects(redis_conn) == {"running": 1}, "the running job finished once before its slot left"
+    assert len(starts(redis_conn, "running")) == 1
