@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 import redis
+from rq import worker_registration
 from rq.exceptions import DeserializationError
 from rq.job import Job, JobStatus
 from rq.queue import Queue
@@ -243,7 +244,11 @@ class SlotWorker(SimpleWorker):
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """RQ's heartbeat, sent in one round trip, and skipped when a plain one went out less than
         ``HEARTBEAT_EVERY_SECONDS`` ago (a lease renewal or a job's bookkeeping passes a pipeline and
-        always writes)."""
+        always writes).
+
+        The plain heartbeat also rewrites the slot's registration (its hash and the worker sets), which
+        costs nothing in the same round trip: a Redis restarted without its data otherwise keeps serving
+        jobs to slots that ``fraiday queues`` counts as 0 workers for good."""
         if pipeline is not None:
             super().heartbeat(timeout, pipeline=pipeline)
             return
@@ -251,6 +256,9 @@ class SlotWorker(SimpleWorker):
             return
         with self.connection.pipeline(transaction=False) as own:
             super().heartbeat(timeout, pipeline=own)
+            if self.birth_date is not None:  # a slot not yet born has no registration to restore
+                own.hset(self.key, mapping=self.serialize())
+                worker_registration.register(self, own)
             own.execute()
         self._heartbeat_sent_at = time.monotonic()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from rq import Queue, Worker
 from rq.worker import BaseWorker
 
 from fraiday_cli.tasks.client import TaskClient
@@ -149,3 +150,23 @@ def test_rq_logs_a_failed_job_while_its_exception_is_being_handled() -> None:
     source = inspect.getsource(BaseWorker.perform_job)
     handled = source[source.index("except:") :]
     assert f"self.{JOB_EXCEPTION_HANDLER}(job, *exc_info)" in handled
+
+
+def test_a_worker_registers_again_in_a_redis_that_lost_its_data(
+    env: dict[str, str], own_redis: RedisServer, tmp_path: Path
+) -> None:
+    """A Redis restarted without its data still gets jobs served; `fraiday queues` must not say 0 workers."""
+    conn = redis.Redis.from_url(own_redis.url)
+    worker_args = ["worker", "--queue", "events", "--concurrency", "2", "--registry", TEST_REGISTRY]
+    with fraiday(worker_args, outage_env(env, own_redis), tmp_path / "worker.log") as worker:
+        wait_for(lambda: Worker.count(connection=conn, queue=Queue("events", connection=conn)) == 2, 15)
+        conn.flushall()
+        wait_for(
+            lambda: Worker.count(connection=conn, queue=Queue("events", connection=conn)) == 2,
+            10,
+            what="both slots registered again",
+        )
+        names = {w.name for w in Worker.all(connection=conn)}
+        assert len(names) == 2 and all(w.queue_names() == ["events"] for w in Worker.all(connection=conn))
+        assert worker.stop(signal.SIGTERM) == 0
+    assert Worker.count(connection=conn) == 0
