@@ -6,7 +6,6 @@ starts without paying for a tool used once, at the switch-over.
 
 import logging
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import redis
 import typer
@@ -14,7 +13,9 @@ import typer
 from config.addresses import masked_url
 from fraiday_cli.commands.common import (
     DEFAULT_REGISTRY,
+    MetricsPortOption,
     RegistryOption,
+    bridged_redis,
     fail,
     load_registry,
     start,
@@ -62,9 +63,7 @@ def asynq_bridge(
             "[env var: FRAIDAY_ASYNQ_TYPES; default: the same names]",
         ),
     ] = "",
-    metrics_port: Annotated[
-        int, typer.Option(metavar="PORT", min=0, max=65535, help="Port of /metrics; 0 disables.")
-    ] = 0,
+    metrics_port: MetricsPortOption = 0,
     registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
     """Enqueue the Go service's pending, scheduled and retry Asynq tasks as fraiday tasks."""
@@ -81,9 +80,7 @@ def asynq_bridge(
     except (ValueError, UnknownTaskType) as error:
         fail(f"--types (FRAIDAY_ASYNQ_TYPES): {error}")
     url = asynq_redis_url or settings.redis_url
-    if urlsplit(url).scheme not in ("redis", "rediss"):
-        fail("--asynq-redis-url: must be a redis:// or rediss:// URL")
-    broker = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+    broker = bridged_redis(url, "--asynq-redis-url", read_timeout_seconds=10)
     queues = list(dict.fromkeys(queue or [])) or _known_queues(broker, url)
     if not queues:
         fail(f"no --queue given and {ALL_QUEUES} lists none: is this the Go service's Redis?")

@@ -2,17 +2,16 @@
 
 import logging
 from typing import Annotated
-from urllib.parse import urlsplit
 
-import redis
 import typer
 from prometheus_client import start_http_server
 
 from fraiday_cli.celery_bridge.bridge import CeleryBridge
 from fraiday_cli.commands.common import (
     DEFAULT_REGISTRY,
+    MetricsPortOption,
     RegistryOption,
-    fail,
+    bridged_redis,
     load_registry,
     start,
     stop_on_signals,
@@ -44,19 +43,15 @@ def celery_bridge(
             help="Celery's Redis broker. [env var: CELERY_BROKER_URL; default: fraiday's own Redis]",
         ),
     ] = None,
-    metrics_port: Annotated[
-        int, typer.Option(metavar="PORT", min=0, max=65535, help="Port of /metrics; 0 disables.")
-    ] = 0,
+    metrics_port: MetricsPortOption = 0,
     registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
     """Enqueue legacy Celery task messages (send_chat_workflow, process_event, ...) as fraiday tasks."""
     settings = start()
     tasks = load_registry(settings, registry)
     url = broker_url or settings.redis_url
-    if urlsplit(url).scheme not in ("redis", "rediss"):
-        fail("--broker-url: only Celery's Redis transport is supported (redis:// or rediss://)")
-    # Reads block for IDLE_WAIT_SECONDS at most, so the socket timeout must be longer.
-    broker = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=IDLE_WAIT_SECONDS + 5)
+    # Celery's Redis transport only; reads block for IDLE_WAIT_SECONDS at most.
+    broker = bridged_redis(url, "--broker-url", read_timeout_seconds=IDLE_WAIT_SECONDS + 5)
     queues = list(dict.fromkeys(queue or tasks.queues))
     if metrics_port:
         start_http_server(metrics_port)

@@ -8,7 +8,9 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 from typing import Annotated, NoReturn
+from urllib.parse import urlsplit
 
+import redis
 import typer
 
 from config import ConfigError, Settings, load_settings
@@ -22,6 +24,9 @@ DEFAULT_REGISTRY = "handlers.task_types:REGISTRY"
 
 QueueOption = Annotated[str, typer.Option("--queue", "-q", metavar="QUEUE", help="The queue.")]
 RegistryOption = Annotated[str, typer.Option(hidden=True, help="Task registry as module:attribute.")]
+MetricsPortOption = Annotated[
+    int, typer.Option(metavar="PORT", min=0, max=65535, help="Port of /metrics; 0 disables.")
+]
 
 
 def from_settings(field: str) -> str:
@@ -79,3 +84,11 @@ def stop_on_signals(log: logging.Logger) -> threading.Event:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     return stop
+
+
+def bridged_redis(url: str, option: str, read_timeout_seconds: float) -> redis.Redis:
+    """The legacy system's Redis that a bridge drains, which may not be fraiday's own: only Redis URLs,
+    a short connect timeout, and reads that outlast the bridge's blocking waits."""
+    if urlsplit(url).scheme not in ("redis", "rediss"):
+        fail(f"{option}: must be a redis:// or rediss:// URL")
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=read_timeout_seconds)

@@ -1,9 +1,7 @@
 """What a real worker logs about a job: each AI call, each webhook delivery, each MongoDB command."""
 
-import json
 import signal
 from pathlib import Path
-from typing import Any
 
 import redis
 
@@ -13,12 +11,9 @@ from handlers.services import Services
 from handlers.task_types import REGISTRY
 from tests.processes import fraiday, wait_for
 from tests.support.http_stub import Answer, HttpStub
+from tests.support.log_lines import json_log_lines
 
 TASK_FIELDS = ("task_id", "task_type", "queue", "attempt")
-
-
-def json_lines(output: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
 def test_a_chat_job_logs_its_ai_calls_delivery_and_database_operations(
@@ -43,7 +38,7 @@ def test_a_chat_job_logs_its_ai_calls_delivery_and_database_operations(
             lambda: redis_conn.hget(f"rq:job:{task.task_id}", "status") == b"finished", 30, what="finished"
         )
         worker.stop(signal.SIGTERM)
-        lines = json_lines(worker.output())
+        lines = json_log_lines(worker.output())
 
     mine = [line for line in lines if line.get("task_id") == task.task_id]
     for line in mine:
@@ -91,6 +86,6 @@ def test_at_info_no_database_lines_are_written(
             lambda: redis_conn.hget(f"rq:job:{task.task_id}", "status") == b"finished", 30, what="finished"
         )
         worker.stop(signal.SIGTERM)
-        lines = json_lines(worker.output())
+        lines = json_log_lines(worker.output())
     assert [line["status"] for line in lines if line["logger"] == "fraiday.ai"] == ["200"]
     assert not [line for line in lines if line["logger"] == "fraiday.mongodb"]

@@ -1,7 +1,6 @@
 """An expected, permanent failure is one log line with its reason, never a traceback; a worker that
 serves chat without an AI service says so once, at start."""
 
-import json
 import signal
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from handlers.services import Services
 from handlers.task_types import REGISTRY
 from tests.processes import fraiday, wait_for
 from tests.support.http_stub import Answer, HttpStub
+from tests.support.log_lines import json_log_lines
 
 WORKER = ["worker", "--queue", "chat_workflow", "--concurrency", "1"]
 NOT_CONFIGURED = "AI_SERVICE_URL is not set"
@@ -27,7 +27,7 @@ def chat_task(services: Services, redis_conn: redis.Redis) -> tuple[str, str]:
 
 def log_lines(output: str) -> list[dict[str, object]]:
     assert "Traceback" not in output, output[-3000:]
-    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    return json_log_lines(output)
 
 
 def run_until_failed(env: dict[str, str], redis_conn: redis.Redis, task_id: str, log: Path) -> str:

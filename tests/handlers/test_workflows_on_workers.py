@@ -1,6 +1,5 @@
 """The real registry on a real worker: a chat reply through a retry, logged as JSON without secrets."""
 
-import json
 import signal
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from handlers.task_types import REGISTRY
 from tests.handlers.conftest import AI_TOKEN
 from tests.processes import fraiday, wait_for
 from tests.support.http_stub import Answer, HttpStub
+from tests.support.log_lines import json_log_lines
 
 
 def test_a_chat_job_survives_a_503_and_logs_every_attempt_without_secrets(
@@ -47,7 +47,7 @@ def test_a_chat_job_survives_a_503_and_logs_every_attempt_without_secrets(
     (hook,) = stub.to("/hook")
     verify(subscription["secret"], hook.body, hook.headers["X-Fraiday-Signature"])
 
-    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    lines = json_log_lines(output)
     task_lines = [line for line in lines if line.get("task_id") == task.task_id]
     outcomes = [(line["attempt"], line.get("outcome")) for line in task_lines if "outcome" in line]
     assert outcomes == [(1, "retrying"), (2, "succeeded")]
