@@ -7,13 +7,15 @@ that is kept, and the listener's duplicates are dropped.
 
 RQ also logs every failed job with its traceback. For a permanent failure (a 4xx from the AI service, no
 AI service configured, a bad payload) that is expected and already said, with its reason, by the task's
-own ``task failed permanently`` line: RQ's copy is dropped. Unexpected failures keep their traceback.
+own ``task failed permanently`` line; for a dependency that cannot be reached (MongoDB, Redis) the
+task's ``task attempt failed`` line names the error, and the attempt is retried: RQ's copy is dropped
+in both cases, rather than about 70 lines per attempt. Unexpected failures keep their traceback.
 """
 
 import logging
 import sys
 
-from fraiday_cli.unreachable import REDIS_ERRORS, reason
+from fraiday_cli.unreachable import REDIS_ERRORS, UNREACHABLE, reason
 from handlers.errors import PermanentError
 
 LISTENER_HANDLER = "_pubsub_exception_handler"
@@ -29,7 +31,9 @@ class RQWorkerLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.funcName == LISTENER_HANDLER and record.levelno == logging.ERROR:
             return False  # its connection-error line; the listener's other exits still show
-        if record.funcName == JOB_EXCEPTION_HANDLER and isinstance(sys.exc_info()[1], PermanentError):
+        if record.funcName == JOB_EXCEPTION_HANDLER and isinstance(
+            sys.exc_info()[1], (PermanentError, *UNREACHABLE)
+        ):
             return False
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, REDIS_ERRORS):
