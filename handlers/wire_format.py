@@ -55,6 +55,9 @@ PoisonKind = Literal["function", "data", "meta", "origin", "unreadable"]
 """Why a job was refused, as a metric label: a fixed, small set (the details go in the failure reason)."""
 
 
+META_NOT_JSON = "its meta is not a JSON object (a pickle, or corrupt)"
+
+
 @dataclass(frozen=True)
 class Poison:
     kind: PoisonKind
@@ -86,7 +89,7 @@ def poison_reason(
     if meta:
         parsed, value = _json(meta)
         if not parsed or not isinstance(value, dict):
-            return Poison("meta", "its meta is not a JSON object (a pickle, or corrupt)")
+            return Poison("meta", META_NOT_JSON)
     if origin is None or origin.decode(errors="replace") != queue:
         return Poison("origin", f"its origin is not the queue {queue!r} it was taken from")
     return None
@@ -118,12 +121,10 @@ def loaded_poison_reason(job: Job, queue: str) -> Poison | None:
     can swap a planted job's data for a good one in between, so the worker judges its own copy. RQ keeps a
     meta it could not parse as ``{"unserialized": <the raw bytes>}``, which is no JSON.
     """
-    if (poison := _data_poison(job.data)) is not None:
-        return poison
     try:
         meta = json.dumps(job.meta).encode()
     except (TypeError, ValueError):
-        return Poison("meta", "its meta is not a JSON object (a pickle, or corrupt)")
+        return _data_poison(job.data) or Poison("meta", META_NOT_JSON)  # data is judged first, as below
     callbacks = (job._success_callback_name, job._failure_callback_name, job._stopped_callback_name)
     return poison_reason(job.data, meta, job.origin.encode(), queue, callbacks)
 
