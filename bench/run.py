@@ -71,6 +71,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     out.append((light, "enqueue to webhook p50 / p99", _ms(flow["enqueue_to_webhook_ms"])))
     split = ", ".join(f"{part} {ms} ms" for part, ms in flow["per_job_ms"].items())
     out.append(("2 where a job's time goes", "mean per job", split))
+    cpu = ", ".join(f"{part} {ms} ms" for part, ms in flow["cpu_ms_per_job"].items())
+    out.append(("2 where a job's CPU goes", "CPU per job, by process", cpu))
     api = results["api"]
     value = f"{api['requests_per_second']} req/s, {_ms(api['latency_ms'])}, {api['errors']} errors"
     out.append((f"4 API POST /api/v1/events, {api['clients']} clients", "throughput, p50 / p99", value))
@@ -127,13 +129,16 @@ def main() -> None:
         try:
             base = external.rstrip("/") if external else mongo.base_uri if mongo else ""
             stack = Stack(redis_server.url, base + "/bench", work / "logs")
+            servers = mongo.pids() if mongo is not None else {}
             results: dict[str, Any] = {
                 "ran_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "machine": machine(),
                 "command": "nox -s bench" + (" -- --quick" if args.quick else ""),
                 "overhead": overhead.run(stack, jobs=10_000 // scale, io_jobs=500 // scale),
                 "mongodb": "MongoDB (FRAIDAY_TEST_MONGODB_URI)" if external else "FerretDB 1.24 (PostgreSQL)",
-                "workflow": workflow.run(stack, jobs=workflow_jobs // scale, light_jobs=100 // scale),
+                "workflow": workflow.run(
+                    stack, jobs=workflow_jobs // scale, light_jobs=100 // scale, servers=servers
+                ),
                 "memory": resources.memory(stack),
                 "api": api_load.run(stack, seconds=10.0 / scale if args.quick else 10.0),
                 "startup": resources.startup(stack),

@@ -191,6 +191,11 @@ class FerretDBServer(ServerProcess):
             self.postgres.psql("-f", str(GIN_INDEXES_SQL))
         super().start(timeout)
 
+    def pids(self) -> dict[str, int]:
+        """The running processes by name, for measuring what each costs."""
+        running = {"ferretdb": self.process, "postgresql": self.postgres.process}
+        return {name: process.pid for name, process in running.items() if process is not None}
+
     def shutdown(self) -> None:
         self.stop()
         self.postgres.stop()
