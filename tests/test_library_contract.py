@@ -10,7 +10,9 @@ over the attribute RQ's dequeue reads: weighting and pausing), ``dequeue_job_and
 ``get_heartbeat_ttl``, ``heartbeat``, ``set_state`` (reads ``_state``), ``handle_execution_ended``,
 ``execute_job`` (RQ's ``SimpleWorker.execute_job`` plus a lease), ``_install_signal_handlers`` (sets
 ``_stop_requested``), ``handle_job_failure`` (calls ``cleanup_execution``), ``push_exc_handler``,
-``max_connection_wait_time``; ``InterruptibleDeathPenalty(UnixSignalDeathPenalty)``.
+``max_connection_wait_time``, ``queue_class``; ``InterruptibleDeathPenalty(UnixSignalDeathPenalty)``.
+RQ queue (fraiday_cli/tasks/task_queue.py, ``TaskQueue(Queue)``): ``schedule_job`` (retries and delayed
+tasks pass through it).
 RQ pool (fraiday_cli/worker/pool.py, ``SlotPool(WorkerPool)``): ``check_workers``,
 ``get_worker_process`` (rebuilds the client with ``rq.connections.parse_connection``),
 ``request_stop``, ``all_workers_have_stopped`` (reads ``worker_dict``), ``_install_signal_handlers``,
@@ -46,7 +48,8 @@ from rq.worker import BaseWorker, SimpleWorker
 from rq.worker_pool import WorkerPool
 
 from fraiday_cli.server.gunicorn_app import DrainingArbiter, FraidayGunicorn, JsonAccessLogger
-from fraiday_cli.tasks.client import TaskClient, queue_for
+from fraiday_cli.tasks.client import TaskClient
+from fraiday_cli.tasks.task_queue import TaskQueue, queue_for
 from fraiday_cli.worker.pool import SlotPool
 from fraiday_cli.worker.recovery import EXECUTION_KEY
 from fraiday_cli.worker.slot import InterruptibleDeathPenalty, SlotPolicy, SlotWorker
@@ -60,6 +63,7 @@ OWN_METHODS: dict[type, set[str]] = {
     SlotWorker: {"_put_back", "_refuse", "_interrupt", "_classify_failure", "lease_lost", "_give_up_attempt"},
     SlotPool: {"_maintenance_connection", "_signal_all", "slot_ttl", "slots", "run", "_note_early_stop"},
     InterruptibleDeathPenalty: set(),
+    TaskQueue: set(),
     JsonAccessLogger: set(),
     DrainingArbiter: set(),
     FraidayGunicorn: set(),
@@ -70,6 +74,7 @@ LIBRARY_BASE = {
     SlotWorker: SimpleWorker,
     SlotPool: WorkerPool,
     InterruptibleDeathPenalty: UnixSignalDeathPenalty,
+    TaskQueue: Queue,
     JsonAccessLogger: Logger,
     DrainingArbiter: Arbiter,
     FraidayGunicorn: BaseApplication,
@@ -126,6 +131,8 @@ def test_every_override_matches_a_library_method_of_the_same_parameters(cls: typ
         (BaseWorker.perform_job, ["self.prepare_job_execution(job, remove_from_intermediate_queue)"]),
         (SimpleWorker.execute_job, ["self.prepare_execution(job)", "self.perform_job(job, queue)"]),
         (Queue.dequeue_any, ["e.job_id = job_id", "cls.lmove(", "cls.lpop("]),
+        (BaseWorker.__init__, ["self.queue_class("]),
+        (Job.retry, ["queue.schedule_job(self, scheduled_datetime, pipeline=pipeline)"]),
         (RQScheduler.acquire_locks, ["self.get_locking_key(name)"]),
         (WorkerPool.start, ["self._install_signal_handlers()", "self.check_workers("]),
         (WorkerPool.start_worker, ["self.get_worker_process("]),

@@ -13,11 +13,12 @@ from typing import Any
 
 import redis
 from opentelemetry.trace import SpanKind
-from rq import Queue, Retry
+from rq import Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
 
 from config.logs import current_log_context
+from fraiday_cli.tasks.task_queue import queue_for
 from fraiday_cli.tasks.uniqueness import UniqueLock
 from handlers.payloads import Payload
 from handlers.registry import Registry, TaskSpec
@@ -26,7 +27,6 @@ from handlers.wire_format import (
     JOB_FUNCTION,
     MAX_ATTEMPTS_META,
     REQUEST_ID_META,
-    SERIALIZER,
     TASK_TYPE_META,
     TRACE_META,
 )
@@ -51,20 +51,10 @@ class Enqueued:
     """True when an equivalent task was already pending and its id is returned instead."""
 
 
-def _whole_second_after(moment: datetime) -> datetime:
-    """RQ's scheduled registry keeps whole seconds and truncates; round up so a task never runs early."""
-    whole = moment.replace(microsecond=0)
-    return whole if whole == moment else whole + timedelta(seconds=1)
-
-
 def _request_meta() -> dict[str, Any]:
     """The id of the API request being served, if any, so the job's log lines carry it too."""
     request_id = current_log_context().get(REQUEST_ID_META)
     return {REQUEST_ID_META: request_id} if request_id else {}
-
-
-def queue_for(name: str, connection: redis.Redis) -> Queue:
-    return Queue(name, connection=connection, serializer=SERIALIZER)
 
 
 class TaskClient:
@@ -100,8 +90,6 @@ class TaskClient:
         job_id = task_id or uuid.uuid4().hex
         if delay is not None:
             run_at = datetime.now(UTC) + delay
-        if run_at is not None:
-            run_at = _whole_second_after(run_at)
         lock = UniqueLock.for_task(self.connection, spec, data) if spec.unique_fields else None
         if lock is not None:
             holder = lock.acquire(job_id, ttl_seconds=self._lock_ttl(spec, run_at))

@@ -20,9 +20,9 @@ from rq.registry import (
 from rq.utils import str_to_date
 from rq.worker import BaseWorker, Worker
 
-from fraiday_cli.tasks.client import queue_for
 from fraiday_cli.tasks.pausing import paused_queues
 from fraiday_cli.tasks.status import Task, as_utc, read_task
+from fraiday_cli.tasks.task_queue import queue_for
 from handlers.wire_format import SERIALIZER
 
 REGISTRIES: dict[str, type[BaseRegistry]] = {

@@ -7,8 +7,8 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.results import Result
 
-from fraiday_cli.tasks.client import queue_for
 from fraiday_cli.tasks.inspection import REGISTRIES, stored_time
+from fraiday_cli.tasks.task_queue import queue_for
 from handlers.wire_format import SERIALIZER
 
 PURGEABLE = ("failed", "finished")

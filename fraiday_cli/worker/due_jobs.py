@@ -21,8 +21,8 @@ from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 from rq.scripts import acquire_or_refresh_lock, release_lock
 
-from fraiday_cli.tasks.client import queue_for
 from fraiday_cli.tasks.dead_letters import dead_letter
+from fraiday_cli.tasks.task_queue import queue_for
 from handlers.metrics import POISON_JOBS
 from handlers.wire_format import SERIALIZER, Poison, read_poison_reason
 

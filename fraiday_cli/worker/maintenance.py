@@ -22,7 +22,7 @@ import redis
 from rq.registry import DeferredJobRegistry, FailedJobRegistry, FinishedJobRegistry
 from rq.worker_registration import clean_worker_registry
 
-from fraiday_cli.tasks.client import queue_for
+from fraiday_cli.tasks.task_queue import queue_for
 from fraiday_cli.worker.due_jobs import DueJobs
 from fraiday_cli.worker.recovery import OrphanSweep, requeue_expired
 from handlers.wire_format import SERIALIZER

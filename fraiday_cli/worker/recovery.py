@@ -12,7 +12,9 @@ Two ways a job can be left behind by a process that died:
   says ``queued`` (or ``started``) and is in no list and no registry. A scan (at most one per
   ``interval`` across all pools) finds such jobs; one still orphaned at a later scan, at least half an
   interval after it was first seen, is requeued (a healthy slot crosses the window in milliseconds). It
-  has not run, so no attempt is used.
+  has not run, so no attempt is used. "Still" means in the same state: its status and ``enqueued_at``
+  unchanged since the first sighting. A job seen in one dequeue (or between reads of a scan) and met
+  again later in another dequeue is not stuck, and requeueing it would run it twice.
 
 Each requeue is one Lua script that re-checks the job's state, so concurrent sweepers on many pools, a
 slot finishing the job meanwhile, or a sweeper killed halfway never lose or duplicate a queue entry.
@@ -20,15 +22,15 @@ slot finishing the job meanwhile, or a sweeper killed halfway never lose or dupl
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from rq.registry import StartedJobRegistry
 
-from fraiday_cli.tasks.client import queue_for
 from fraiday_cli.tasks.dead_letters import dead_letter
+from fraiday_cli.tasks.task_queue import queue_for
 from handlers.wire_format import JOB_KEY_PREFIX, SERIALIZER
 
 log = logging.getLogger("fraiday.worker")
@@ -62,9 +64,10 @@ return 1
 
 REQUEUE_ORPHAN = """
 -- KEYS: job hash, queue list, intermediate list, started registry
--- ARGV: job id, enqueued_at
+-- ARGV: job id, enqueued_at, the status and enqueued_at it was first seen orphaned with
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' and status ~= 'started' then return 0 end
+if status ~= ARGV[3] or (redis.call('HGET', KEYS[1], 'enqueued_at') or '') ~= ARGV[4] then return 0 end
 if redis.call('LPOS', KEYS[2], ARGV[1]) then return 0 end
 local prefix = ARGV[1] .. ':'
 for _, entry in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
@@ -123,12 +126,21 @@ def _fail_exhausted(connection: redis.Redis, registry_key: str, entry: str, queu
     log.warning("job %s lost its slot (lease expired) with no attempts left: failed", job_id)
 
 
-class OrphanSweep:
-    """Finds jobs lost in the dequeue window; requeues those still orphaned at a later scan."""
+class Orphan(NamedTuple):
+    origin: str
+    state: str
+    """``status|enqueued_at``: what a later sighting must still read for the job to be stuck."""
 
-    def __init__(self, connection: redis.Redis, interval_seconds: int) -> None:
+
+class OrphanSweep:
+    """Finds jobs lost in the dequeue window; requeues those still orphaned, unchanged, at a later scan."""
+
+    def __init__(
+        self, connection: redis.Redis, interval_seconds: int, clock: Callable[[], float] = time.time
+    ) -> None:
         self.connection = connection
         self.interval = interval_seconds
+        self.clock = clock
         self._requeue = connection.register_script(REQUEUE_ORPHAN)
 
     def run(self) -> list[str]:
@@ -136,40 +148,46 @@ class OrphanSweep:
         if not self.connection.set(ORPHAN_SCAN_LOCK_KEY, "1", nx=True, ex=self.interval):
             return []
         orphans = self.find()
-        now = time.time()
-        suspects = {_text(k): float(v) for k, v in self.connection.hgetall(ORPHAN_SUSPECTS_KEY).items()}
+        now = self.clock()
+        suspects = {
+            _text(k): _text(v).split("|", 1) for k, v in self.connection.hgetall(ORPHAN_SUSPECTS_KEY).items()
+        }
         requeued: list[str] = []
         with self.connection.pipeline(transaction=False) as pipeline:
             for job_id in set(suspects) - set(orphans):
                 pipeline.hdel(ORPHAN_SUSPECTS_KEY, job_id)
-            for job_id, origin in orphans.items():
-                if job_id not in suspects:
-                    pipeline.hset(ORPHAN_SUSPECTS_KEY, job_id, now)
-                elif now - suspects[job_id] >= self.interval / 2:
-                    if self._requeue_orphan(job_id, origin):
+            for job_id, orphan in orphans.items():
+                seen = suspects.get(job_id)
+                if seen is None or seen[1] != orphan.state:
+                    pipeline.hset(ORPHAN_SUSPECTS_KEY, job_id, f"{now}|{orphan.state}")
+                elif now - float(seen[0]) >= self.interval / 2:
+                    if self._requeue_orphan(job_id, orphan):
                         requeued.append(job_id)
                     pipeline.hdel(ORPHAN_SUSPECTS_KEY, job_id)
             pipeline.execute()
         return requeued
 
-    def find(self) -> dict[str, str]:
-        """Job id -> queue of every job that says it is queued or started yet is in no list or registry."""
-        candidates: dict[str, list[str]] = {}
+    def find(self) -> dict[str, Orphan]:
+        """Every job that says it is queued or started yet is in no list or registry."""
+        candidates: dict[str, dict[str, str]] = {}
         for batch in _batches(self._job_keys(), SCAN_BATCH):
             with self.connection.pipeline(transaction=False) as pipeline:
                 for key in batch:
-                    pipeline.hmget(key, "status", "origin")
+                    pipeline.hmget(key, "status", "origin", "enqueued_at")
                 rows = pipeline.execute()
-            for key, (status, origin) in zip(batch, rows, strict=True):
+            for key, (status, origin, enqueued_at) in zip(batch, rows, strict=True):
                 if status in (b"queued", b"started") and origin:
-                    candidates.setdefault(_text(origin), []).append(key[len(JOB_KEY_PREFIX) :])
-        orphans: dict[str, str] = {}
-        for origin, job_ids in candidates.items():
+                    state = f"{_text(status)}|{_text(enqueued_at or b'')}"
+                    candidates.setdefault(_text(origin), {})[key[len(JOB_KEY_PREFIX) :]] = state
+        orphans: dict[str, Orphan] = {}
+        for origin, states in candidates.items():
             queue = queue_for(origin, self.connection)
             placed = {_text(i) for i in self.connection.lrange(queue.key, 0, -1)}
             wip = self.connection.zrange(queue.started_job_registry.key, 0, -1)
             placed.update(_text(entry).split(":", 1)[0] for entry in wip)
-            orphans.update({job_id: origin for job_id in job_ids if job_id not in placed})
+            orphans.update(
+                {job_id: Orphan(origin, state) for job_id, state in states.items() if job_id not in placed}
+            )
         return orphans
 
     def _job_keys(self) -> Iterator[str]:
@@ -177,13 +195,14 @@ class OrphanSweep:
             if ":" not in _text(key)[len(JOB_KEY_PREFIX) :]:
                 yield _text(key)
 
-    def _requeue_orphan(self, job_id: str, origin: str) -> bool:
-        queue = queue_for(origin, self.connection)
+    def _requeue_orphan(self, job_id: str, orphan: Orphan) -> bool:
+        queue = queue_for(orphan.origin, self.connection)
         registry = queue.started_job_registry.key
         keys = [JOB_KEY_PREFIX + job_id, queue.key, queue.intermediate_queue_key, registry]
-        if self._requeue(keys=keys, args=[job_id, _rq_timestamp()]) != 1:
+        status, enqueued_at = orphan.state.split("|", 1)
+        if self._requeue(keys=keys, args=[job_id, _rq_timestamp(), status, enqueued_at]) != 1:
             return False
-        log.warning("job %s was lost between dequeue and start: back on %s", job_id, origin)
+        log.warning("job %s was lost between dequeue and start: back on %s", job_id, orphan.origin)
         return True
 
 

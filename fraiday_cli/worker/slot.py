@@ -32,6 +32,7 @@ from rq.worker import SimpleWorker, WorkerStatus
 from config.redaction import Redactor
 from fraiday_cli.tasks.dead_letters import dead_letter
 from fraiday_cli.tasks.pausing import paused_queues
+from fraiday_cli.tasks.task_queue import TaskQueue
 from fraiday_cli.worker.lease import LeaseKeeper
 from fraiday_cli.worker.queue_order import strict_order, weighted_order, weights_for
 from handlers.errors import PermanentError
@@ -118,6 +119,7 @@ class InterruptibleDeathPenalty(UnixSignalDeathPenalty):
 
 class SlotWorker(SimpleWorker):
     death_penalty_class = InterruptibleDeathPenalty
+    queue_class = TaskQueue
 
     def __init__(
         self, queues: Sequence[str] | Sequence[Queue], *args: Any, policy: SlotPolicy, **kwargs: Any

@@ -18,8 +18,9 @@ from rq.registry import FailedJobRegistry
 from rq.results import Result
 from rq.utils import utcformat
 
-from fraiday_cli.tasks.client import FAILURE_TTL_SECONDS, queue_for
+from fraiday_cli.tasks.client import FAILURE_TTL_SECONDS
 from fraiday_cli.tasks.inspection import REGISTRIES
+from fraiday_cli.tasks.task_queue import queue_for
 from handlers.wire_format import JOB_FUNCTION, SERIALIZER
 
 

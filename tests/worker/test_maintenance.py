@@ -2,7 +2,7 @@
 
 Jobs are put in the state a dead slot leaves them in by RQ's own code (a real execution in the started
 registry, a real BLMOVE into the intermediate list); only the clock is moved, by rewriting a lease's
-expiry or a suspect's first sighting into the past.
+expiry into the past or advancing the orphan sweep's clock.
 """
 
 import threading
@@ -17,7 +17,8 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 from rq.scheduler import RQScheduler
 from rq.scripts import acquire_or_refresh_lock
 
-from fraiday_cli.tasks.client import TaskClient, queue_for
+from fraiday_cli.tasks.client import TaskClient
+from fraiday_cli.tasks.task_queue import queue_for
 from fraiday_cli.worker.due_jobs import DueJobs
 from fraiday_cli.worker.maintenance import Maintenance, MaintenanceThread, RecoveryTimes
 from fraiday_cli.worker.recovery import (
@@ -96,16 +97,31 @@ def test_an_expired_lease_on_a_hash_rq_cannot_load_fails_it_and_recovers_the_res
     assert redis_conn.zcard("rq:wip:events") == 0
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def next_scan(conn: redis.Redis, clock: Clock) -> None:
+    conn.delete(ORPHAN_SCAN_LOCK_KEY)
+    clock.now += TIMES.orphan_scan
+
+
 def test_a_job_popped_by_a_slot_that_died_is_requeued_by_the_second_scan(redis_conn: redis.Redis) -> None:
     task = TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "lost"})
     TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "waiting"})
     assert redis_conn.lpop("rq:queue:events") == task.task_id.encode()  # the pop whose answer was lost
-    sweep = OrphanSweep(redis_conn, TIMES.orphan_scan)
-    assert sweep.find() == {task.task_id: "events"}, "only the popped job: the waiting one is listed"
+    clock = Clock()
+    sweep = OrphanSweep(redis_conn, TIMES.orphan_scan, clock)
+    found = sweep.find()
+    assert list(found) == [task.task_id], "only the popped job: the waiting one is listed"
+    assert found[task.task_id].origin == "events"
     assert sweep.run() == [], "first sighting: a healthy slot may be about to start it"
     assert sweep.run() == [], "at most one scan per interval, across pools"
-    redis_conn.delete(ORPHAN_SCAN_LOCK_KEY)
-    redis_conn.hset(ORPHAN_SUSPECTS_KEY, task.task_id, time.time() - TIMES.orphan_scan)
+    next_scan(redis_conn, clock)
     assert sweep.run() == [task.task_id]
     assert redis_conn.lindex("rq:queue:events", 0) == task.task_id.encode()
     assert redis_conn.hlen(ORPHAN_SUSPECTS_KEY) == 0
@@ -116,13 +132,35 @@ def test_a_job_stuck_in_rq_s_intermediate_list_is_an_orphan_and_leaves_it(redis_
     queue = queue_for("events", redis_conn)
     assert Queue.lmove(redis_conn, queue.key, None) is not None  # a single-queue slot's dequeue
     assert redis_conn.lrange(queue.intermediate_queue_key, 0, -1) == [task.task_id.encode()]
-    sweep = OrphanSweep(redis_conn, TIMES.orphan_scan)
+    clock = Clock()
+    sweep = OrphanSweep(redis_conn, TIMES.orphan_scan, clock)
     sweep.run()
-    redis_conn.delete(ORPHAN_SCAN_LOCK_KEY)
-    redis_conn.hset(ORPHAN_SUSPECTS_KEY, task.task_id, time.time() - TIMES.orphan_scan)
+    next_scan(redis_conn, clock)
     assert sweep.run() == [task.task_id]
     assert redis_conn.lrange(queue.key, 0, -1) == [task.task_id.encode()]
     assert redis_conn.llen(queue.intermediate_queue_key) == 0
+
+
+def test_a_job_met_in_the_dequeue_window_twice_but_enqueued_again_between_is_not_requeued(
+    redis_conn: redis.Redis,
+) -> None:
+    """A scan can meet a healthy job mid-dequeue; met mid-dequeue again at the next scan, after a run and a
+    retry in between, it is not stuck, and requeueing it then would run it twice (an attempt ran twice in
+    the suite that way). Only a job unchanged since its first sighting is requeued."""
+    task = TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "busy"})
+    queue = queue_for("events", redis_conn)
+    clock = Clock()
+    sweep = OrphanSweep(redis_conn, TIMES.orphan_scan, clock)
+    assert Queue.lmove(redis_conn, queue.key, None) is not None
+    assert sweep.run() == []
+    job = Job.fetch(task.task_id, connection=redis_conn, serializer=SERIALIZER)
+    redis_conn.lrem(queue.intermediate_queue_key, 1, job.id)  # it ran, failed, and its retry fell due
+    queue.enqueue_job(job)
+    assert Queue.lmove(redis_conn, queue.key, None) is not None  # and a slot is popping it right now
+    next_scan(redis_conn, clock)
+    assert sweep.run() == [], "a new dequeue: a first sighting again"
+    next_scan(redis_conn, clock)
+    assert sweep.run() == [task.task_id], "unchanged since then: stuck after all"
 
 
 def test_a_running_job_is_no_orphan(redis_conn: redis.Redis) -> None:

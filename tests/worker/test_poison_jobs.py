@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 
 from config import Settings
 from fraiday_cli.main import app
-from fraiday_cli.tasks.client import TaskClient, queue_for
+from fraiday_cli.tasks.client import TaskClient
+from fraiday_cli.tasks.task_queue import queue_for
 from fraiday_cli.worker.slot import SlotPolicy, SlotWorker
 from handlers.wire_format import SERIALIZER
 from tests.harness.process import free_port

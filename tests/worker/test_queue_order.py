@@ -7,7 +7,8 @@ import redis
 from rq.serializers import JSONSerializer
 
 from config import Settings
-from fraiday_cli.tasks.client import TaskClient, queue_for
+from fraiday_cli.tasks.client import TaskClient
+from fraiday_cli.tasks.task_queue import queue_for
 from fraiday_cli.worker.queue_order import strict_order, weighted_order
 from fraiday_cli.worker.slot import SlotPolicy, SlotWorker
 from tests.support.tasks import REGISTRY
