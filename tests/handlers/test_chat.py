@@ -1,11 +1,13 @@
 """The chat and suggestion workflows, run for real against MongoDB and loopback HTTP stubs."""
 
 import json
+from collections import Counter
 from typing import Any
 
 import pytest
 
 from handlers.chat import MessageNotFound, chat_workflow, suggestion_workflow
+from handlers.metrics import MONGO_OPERATION_DURATION
 from handlers.payloads import ChatWorkflowPayload, SuggestionWorkflowPayload
 from handlers.services import Services
 from handlers.services.ai_client import AIServiceRejected, AIServiceUnavailable
@@ -93,6 +95,54 @@ def test_running_the_same_chat_job_twice_duplicates_nothing(services: Services, 
     assert len(stub.to(HOOK)) == 1
     (record,) = services.db.deliveries.for_source(f"reply:{setup['message']['_id']}")
     assert (record["status"], record["attempts"], record["last_status_code"]) == ("delivered", 1, 200)
+
+
+def mongo_commands() -> Counter[str]:
+    """MongoDB commands sent so far in this process, by operation and collection (the handlers' metric)."""
+    counts: Counter[str] = Counter()
+    for metric in MONGO_OPERATION_DURATION.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_count"):
+                counts[f"{sample.labels['operation']} {sample.labels['collection']}"] += int(sample.value)
+    return counts
+
+
+def test_a_chat_job_on_a_pending_message_costs_eight_mongodb_commands(
+    services: Services, stub: HttpStub
+) -> None:
+    """Each command is a round trip the job waits for: reading, checking and marking the message is one."""
+    stub.script("/v1/chat", Answer(200, {"reply": "It ships tomorrow."}))
+    setup = conversation(services, stub)
+    before = mongo_commands()
+    chat_workflow(chat_payload(setup), services, attempt(1))
+    assert mongo_commands() - before == Counter(
+        {
+            "findAndModify chat_messages": 1,  # the pending message, now processing
+            "find chat_messages": 2,  # the context, then the session's latest id
+            "insert chat_messages": 1,  # the reply
+            "update chat_messages": 1,  # the message completed
+            "find webhook_subscriptions": 1,
+            "insert webhook_deliveries": 1,
+            "update webhook_deliveries": 1,
+        }
+    )
+
+
+def test_a_pending_message_whose_answer_is_already_stored_keeps_that_answer(
+    services: Services, stub: HttpStub
+) -> None:
+    """Two runs raced: one stored the reply, the other failed and put the message back to pending. The
+    next run asks again (the price of not looking first) but stores and delivers the first reply only."""
+    stub.script("/v1/chat", Answer(200, {"reply": "Second."}))
+    setup = conversation(services, stub)
+    first = services.db.chat.save_assistant(setup["message"], chat_kind("reply"), "First.", [])
+
+    result = chat_workflow(chat_payload(setup), services, attempt(2))
+
+    assert result["reply_message_id"] == str(first["_id"])
+    assert [m["content"] for m in assistant_messages(services, setup)] == ["First."]
+    assert [hook.json()["data"]["content"] for hook in stub.to(HOOK)] == ["First."]
+    assert services.db.chat.get_message(setup["message"]["_id"])["status"] == "completed"
 
 
 def test_a_suggestion_job_stores_suggestions_and_sends_chat_suggestion(

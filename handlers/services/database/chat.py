@@ -75,6 +75,24 @@ class ChatStore:
         latest = self.messages.find_one({"session_id": session_id}, {"_id": 1}, sort=[("_id", DESCENDING)])
         return id_after(latest["_id"] if latest else None)
 
+    def claim_pending(self, message_id: str, session_id: str, **fields: Any) -> Document | None:
+        """Mark a pending user message of the session processing (with ``fields``) in one round trip, and
+        return it as it was; None when it is not one (answered, being answered, failed, or not there).
+
+        A pending message has no stored answer, so its handler asks at once without looking for one:
+        an answer is stored only while its message is processing, and its run then marks it completed.
+        The exception is two runs racing (one stores an answer, the other fails and puts the message
+        back to pending): the next run then asks again, and :meth:`save_assistant` keeps the first.
+        """
+        query = {
+            "_id": object_id(message_id, "message_id"),
+            "session_id": object_id(session_id, "session_id"),
+            "role": "user",
+            "status": MessageStatus.PENDING.value,
+        }
+        update = {"status": MessageStatus.PROCESSING.value, "error": None, "updated_at": utcnow(), **fields}
+        return self.messages.find_one_and_update(query, {"$set": update})
+
     def get_message(self, message_id: str | ObjectId) -> Document | None:
         return self.messages.find_one({"_id": object_id(message_id, "message_id")})
 
