@@ -13,6 +13,12 @@ over the attribute RQ's dequeue reads: weighting and pausing), ``dequeue_job_and
 ``max_connection_wait_time``, ``queue_class``; ``InterruptibleDeathPenalty(UnixSignalDeathPenalty)``.
 RQ queue (fraiday_cli/tasks/task_queue.py, ``TaskQueue(Queue)``): ``schedule_job`` (retries and delayed
 tasks pass through it).
+RQ worker with job threads (fraiday_cli/worker/job_threads.py, ``ThreadedSlotWorker(SlotWorker)``):
+``dequeue_job_and_maintain_ttl`` (waits for a free thread first), ``execute_job`` (hands the job over),
+``teardown`` (called in ``work``'s ``finally``: waits for the threads), ``_shutdown`` raising
+``StopRequested`` for a worker that is not BUSY; ``JobThreadWorker(SlotWorker)`` built with
+``prepare_for_work=False``; ``ThreadDeathPenalty(BaseDeathPenalty)`` (fraiday_cli/worker/thread_timeouts.py)
+entered by ``perform_job`` around ``job.perform()``.
 RQ pool (fraiday_cli/worker/pool.py, ``SlotPool(WorkerPool)``): ``check_workers``,
 ``get_worker_process`` (rebuilds the client with ``rq.connections.parse_connection``),
 ``request_stop``, ``all_workers_have_stopped`` (reads ``worker_dict``), ``_install_signal_handlers``,
@@ -42,7 +48,7 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
-from rq.timeouts import UnixSignalDeathPenalty
+from rq.timeouts import BaseDeathPenalty, UnixSignalDeathPenalty
 from rq.version import VERSION
 from rq.worker import BaseWorker, SimpleWorker
 from rq.worker_pool import WorkerPool
@@ -50,9 +56,11 @@ from rq.worker_pool import WorkerPool
 from fraiday_cli.server.gunicorn_app import DrainingArbiter, FraidayGunicorn, JsonAccessLogger
 from fraiday_cli.tasks.client import TaskClient
 from fraiday_cli.tasks.task_queue import TaskQueue, queue_for
+from fraiday_cli.worker.job_threads import JobThreadWorker, ThreadedSlotWorker
 from fraiday_cli.worker.pool import SlotPool
 from fraiday_cli.worker.recovery import EXECUTION_KEY
 from fraiday_cli.worker.slot import InterruptibleDeathPenalty, SlotPolicy, SlotWorker
+from fraiday_cli.worker.thread_timeouts import ThreadDeathPenalty
 from handlers.wire_format import CALLBACK_FIELDS, JOB_KEY_PREFIX, SERIALIZER
 from tests.support.tasks import REGISTRY
 
@@ -64,6 +72,9 @@ OWN_METHODS: dict[type, set[str]] = {
     SlotPool: {"_maintenance_connection", "_signal_all", "slot_ttl", "slots", "run", "_note_early_stop"},
     InterruptibleDeathPenalty: set(),
     TaskQueue: set(),
+    ThreadedSlotWorker: {"_interrupt"},
+    JobThreadWorker: set(),
+    ThreadDeathPenalty: {"strike", "_leave"},
     JsonAccessLogger: set(),
     DrainingArbiter: set(),
     FraidayGunicorn: set(),
@@ -75,6 +86,9 @@ LIBRARY_BASE = {
     SlotPool: WorkerPool,
     InterruptibleDeathPenalty: UnixSignalDeathPenalty,
     TaskQueue: Queue,
+    ThreadedSlotWorker: SimpleWorker,
+    JobThreadWorker: SimpleWorker,
+    ThreadDeathPenalty: BaseDeathPenalty,
     JsonAccessLogger: Logger,
     DrainingArbiter: Arbiter,
     FraidayGunicorn: BaseApplication,
@@ -129,6 +143,14 @@ def test_every_override_matches_a_library_method_of_the_same_parameters(cls: typ
         (BaseWorker.dequeue_job_and_maintain_ttl, ["self._ordered_queues", "self.max_connection_wait_time"]),
         (BaseWorker.dequeue_job_and_maintain_ttl, ["idle_time_left <= 0"]),
         (BaseWorker.perform_job, ["self.prepare_job_execution(job, remove_from_intermediate_queue)"]),
+        (
+            BaseWorker.perform_job,
+            ["with self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id)"],
+        ),
+        (BaseWorker.work, ["finally:\n            self.teardown()"]),
+        (BaseWorker._shutdown, ["if self.get_state() == WorkerStatus.BUSY:", "raise StopRequested()"]),
+        (BaseWorker.__init__, ["if prepare_for_work:", "self._set_ip_address(connection)"]),
+        (BaseDeathPenalty.__enter__, ["self.setup_death_penalty()"]),
         (SimpleWorker.execute_job, ["self.prepare_execution(job)", "self.perform_job(job, queue)"]),
         (Queue.dequeue_any, ["e.job_id = job_id", "cls.lmove(", "cls.lpop("]),
         (BaseWorker.__init__, ["self.queue_class("]),

@@ -8,7 +8,14 @@ import typer
 
 from config import Settings
 from config.redaction import Redactor
-from fraiday_cli.commands.common import DEFAULT_REGISTRY, RegistryOption, from_settings, load_registry, start
+from fraiday_cli.commands.common import (
+    DEFAULT_REGISTRY,
+    RegistryOption,
+    fail,
+    from_settings,
+    load_registry,
+    start,
+)
 from fraiday_cli.commands.ports import cannot_listen
 from fraiday_cli.connections import redis_client
 from fraiday_cli.observability.metrics import enable_multiprocess
@@ -25,11 +32,26 @@ from handlers.registry import Registry
 log = logging.getLogger("fraiday.worker")
 
 
-def prepare_slot(registry: Registry, settings: Settings) -> None:
+MAX_THREADS = 100
+"""Job threads per slot: MongoDB's default pool (100 connections) serves them all without waiting."""
+
+
+def parse_threads(text: str) -> int:
+    """One line and exit 2 for a bad value (click's own error for an int option is three lines)."""
+    try:
+        threads = int(text)
+    except ValueError:
+        threads = 0
+    if not 1 <= threads <= MAX_THREADS:
+        fail(f"--threads must be a whole number from 1 to {MAX_THREADS}, got {text!r}")
+    return threads
+
+
+def prepare_slot(registry: Registry, settings: Settings, threads: int = 1) -> None:
     """Runs in each slot after the fork: the handlers' dependencies, tracing if it is asked for, and a
     wait (one line per attempt, backing off) while Redis is unreachable, instead of a slot that dies with
     a traceback and is restarted every second."""
-    runtime.bind(registry, settings)
+    runtime.bind(registry, settings, threads=threads)
     configure_tracing("fraiday-worker")
     quiet_rq_logs()
     try:
@@ -62,6 +84,16 @@ def worker(
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-c", metavar="N", min=1, max=256, help="Slots (processes).")
     ] = 1,
+    threads: Annotated[
+        str,
+        typer.Option(
+            "--threads",
+            "-t",
+            metavar="T",
+            help=f"Job threads per slot (1-{MAX_THREADS}): for jobs that mostly wait on the network (the "
+            "AI service); 1 runs each job in its slot's main thread.",
+        ),
+    ] = "1",
     strict: Annotated[
         bool, typer.Option(help="Serve queues in strict weight order instead of weighted.")
     ] = False,
@@ -92,6 +124,7 @@ def worker(
     registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
     """Run task workers: N forked slots, each taking jobs from the given queues by weight."""
+    job_threads = parse_threads(threads)
     settings = start()
     enable_multiprocess()
     tasks = load_registry(settings, registry)
@@ -115,8 +148,9 @@ def worker(
         idle_wait_seconds=settings.recovery_seconds // 2,
         recovery=recovery,
         max_jobs=max_jobs,
+        threads=job_threads,
         log_level=settings.log_level,
-        slot_setup=partial(prepare_slot, tasks, settings),
+        slot_setup=partial(prepare_slot, tasks, settings, job_threads),
     )
     pool = SlotPool(redis_client(settings, socket_timeout=None), options)
     port = settings.metrics_port if metrics_port is None else metrics_port

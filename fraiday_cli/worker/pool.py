@@ -23,6 +23,7 @@ from rq.connections import parse_connection
 from rq.queue import Queue
 from rq.worker_pool import ForkProcess, WorkerData, WorkerPool
 
+from fraiday_cli.worker.job_threads import ThreadedSlotWorker
 from fraiday_cli.worker.maintenance import Maintenance, MaintenanceThread, RecoveryTimes
 from fraiday_cli.worker.slot import (
     INTERRUPT_SIGNAL,
@@ -54,6 +55,8 @@ class PoolOptions:
     """How long an idle slot's BLPOP waits before it looks again (at paused queues, its heartbeat)."""
     recovery: RecoveryTimes = DEFAULT_RECOVERY
     max_jobs: int | None = None
+    threads: int = 1
+    """Job threads per slot (:mod:`fraiday_cli.worker.job_threads`); 1 runs jobs in the slot's main thread."""
     log_level: str = "INFO"
     slot_setup: Callable[[], None] | None = None
     """Runs in each slot after the fork, before its first job (binds the handler runtime)."""
@@ -73,14 +76,18 @@ def run_slot(
     if options.slot_setup is not None:
         options.slot_setup()
     connection = connection_class(connection_pool=ConnectionPool(connection_class=pool_class, **pool_kwargs))
-    worker = SlotWorker(
-        list(options.queues),
-        name=name,
-        connection=connection,
-        serializer=SERIALIZER,
-        policy=options.policy,
-        # RQ's BLPOP timeout is worker_ttl - 15: the idle wait.
-        worker_ttl=options.idle_wait_seconds + SLOT_TTL_MARGIN_SECONDS,
+    # RQ's BLPOP timeout is worker_ttl - 15: the idle wait.
+    common: dict[str, Any] = {
+        "name": name,
+        "connection": connection,
+        "serializer": SERIALIZER,
+        "policy": options.policy,
+        "worker_ttl": options.idle_wait_seconds + SLOT_TTL_MARGIN_SECONDS,
+    }
+    worker = (
+        ThreadedSlotWorker(list(options.queues), threads=options.threads, **common)
+        if options.threads > 1
+        else SlotWorker(list(options.queues), **common)
     )
     worker.max_connection_wait_time = RECONNECT_MAX_WAIT_SECONDS
     # RQ logs three INFO lines per job; fraiday.task already logs each job's start and outcome.
@@ -168,7 +175,10 @@ class SlotPool(WorkerPool):
         # the pool and orphan its slots. Until then a stop is noted, and honoured once they are in place.
         signal.signal(signal.SIGTERM, self._note_early_stop)
         signal.signal(signal.SIGINT, self._note_early_stop)
-        log.info("starting %d slot(s) on %s", self.options.concurrency, ", ".join(self.options.queues))
+        threads = f" of {self.options.threads} job threads" if self.options.threads > 1 else ""
+        log.info(
+            "starting %d slot(s)%s on %s", self.options.concurrency, threads, ", ".join(self.options.queues)
+        )
         try:
             self.start(burst=False, logging_level=self.options.log_level)
         finally:

@@ -25,7 +25,7 @@ from rq import worker_registration
 from rq.exceptions import DeserializationError
 from rq.job import Job, JobStatus
 from rq.queue import Queue
-from rq.timeouts import UnixSignalDeathPenalty
+from rq.timeouts import BaseDeathPenalty, UnixSignalDeathPenalty
 from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
@@ -118,7 +118,7 @@ class InterruptibleDeathPenalty(UnixSignalDeathPenalty):
 
 
 class SlotWorker(SimpleWorker):
-    death_penalty_class = InterruptibleDeathPenalty
+    death_penalty_class: type[BaseDeathPenalty] = InterruptibleDeathPenalty
     queue_class = TaskQueue
 
     def __init__(

@@ -5,6 +5,7 @@ once" is checked against real effects rather than RQ's own bookkeeping.
 """
 
 import os
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +20,7 @@ from handlers.services import Services
 EFFECTS = "test:effects"
 ATTEMPTS = "test:attempts:"
 STARTED = "test:started:"
+THREADS = "test:threads:"
 
 
 class CountPayload(Payload):
@@ -52,6 +54,31 @@ def sleep(payload: SleepPayload, services: Services, task: TaskContext) -> None:
     conn.rpush(STARTED + payload.key, f"{os.getpid()}:{time.time()}")
     time.sleep(payload.seconds)
     conn.hincrby(EFFECTS, payload.key, 1)
+
+
+def nap(payload: SleepPayload, services: Services, task: TaskContext) -> None:
+    """Sleeps in short naps: a timeout raised in a job thread lands between two of them."""
+    conn = _redis(services)
+    conn.rpush(STARTED + payload.key, f"{os.getpid()}:{time.time()}")
+    until = time.monotonic() + payload.seconds
+    while time.monotonic() < until:
+        time.sleep(0.05)
+    conn.hincrby(EFFECTS, payload.key, 1)
+
+
+def ai_sync(payload: CountPayload, services: Services, task: TaskContext) -> None:
+    """One call to the AI service (a loopback stub in tests), through the slot's shared client."""
+    conn = _redis(services)
+    conn.rpush(STARTED + payload.key, f"{os.getpid()}:{time.time()}")
+    conn.rpush(THREADS + payload.key, threading.current_thread().name)
+    services.ai.sync(payload.key, "full")
+    conn.hincrby(EFFECTS, payload.key, 1)
+
+
+def exit_thread(payload: CountPayload, services: Services, task: TaskContext) -> None:
+    """What ends a thread in Python: SystemExit raised in it."""
+    _redis(services).rpush(STARTED + payload.key, f"{os.getpid()}:{time.time()}")
+    raise SystemExit(3)
 
 
 def flaky(payload: FlakyPayload, services: Services, task: TaskContext) -> None:
@@ -100,6 +127,9 @@ REGISTRY = Registry([
     # Shorter than a frozen slot's pause, longer than a run: times out only in an attempt that was frozen.
     _spec("test:sleep_timeout", "events", SleepPayload, sleep, attempts=3, timeout=5),
     _spec("test:slow_timeout", "events", SleepPayload, sleep, attempts=2, timeout=1),
+    _spec("test:nap_timeout", "events", SleepPayload, nap, attempts=2, timeout=1),
+    _spec("test:ai", "events", CountPayload, ai_sync, attempts=3),
+    _spec("test:exit", "events", CountPayload, exit_thread, attempts=1),
     _spec("test:flaky", "events", FlakyPayload, flaky, attempts=3),
     _spec("test:flaky_sync", "semantic_layer", FlakyPayload, flaky, attempts=3),
     _spec("test:unique", "semantic_layer", SleepPayload, sleep, unique_fields=("key",)),

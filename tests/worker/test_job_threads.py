@@ -1,0 +1,223 @@
+"""``fraiday worker --threads T``: every guarantee of a slot, per job thread, on real worker processes.
+
+The jobs here call a loopback AI stub through the slot's shared client (``services.ai``), as a chat job
+waits on the AI service.
+"""
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from config import Settings
+from fraiday_cli.tasks.client import TaskClient
+from tests.processes import FRAIDAY, TEST_REGISTRY, FraidayProcess, fraiday, settled, wait_for
+from tests.support.http_stub import Answer, HttpStub, http_stub
+from tests.support.tasks import EFFECTS, REGISTRY, STARTED, THREADS
+
+SYNC_PATH = "/v1/semantic-layer/sync"
+AI_SECONDS = 2.0
+
+
+def worker_args(threads: int, concurrency: int = 1) -> list[str]:
+    return [
+        "worker",
+        "--queue",
+        "events",
+        "--concurrency",
+        str(concurrency),
+        "--threads",
+        str(threads),
+        "--registry",
+        TEST_REGISTRY,
+    ]
+
+
+@pytest.fixture
+def ai() -> Iterator[HttpStub]:
+    with http_stub() as stub:
+        stub.script(SYNC_PATH, Answer(200, {"job_id": "j", "status": "queued"}, delay=AI_SECONDS))
+        yield stub
+
+
+@pytest.fixture
+def ai_env(env: dict[str, str], ai: HttpStub) -> dict[str, str]:
+    return {**env, "AI_SERVICE_URL": ai.url}
+
+
+def effects(conn: redis.Redis) -> dict[str, int]:
+    return {k.decode(): int(v) for k, v in conn.hgetall(EFFECTS).items()}
+
+
+def starts(conn: redis.Redis, key: str) -> list[tuple[int, float]]:
+    rows = [row.decode().split(":") for row in conn.lrange(STARTED + key, 0, -1)]
+    return [(int(pid), float(at)) for pid, at in rows]
+
+
+def status(conn: redis.Redis, task_id: str) -> str | None:
+    value = conn.hget(f"rq:job:{task_id}", "status")
+    return value.decode() if value else None
+
+
+def enqueue_ai_jobs(conn: redis.Redis, count: int, prefix: str = "ai") -> list[str]:
+    client = TaskClient(conn, REGISTRY)
+    return [client.enqueue("test:ai", {"key": f"{prefix}-{i}"}).task_id for i in range(count)]
+
+
+def all_started(conn: redis.Redis, keys: list[str]) -> bool:
+    return all(conn.llen(STARTED + key) for key in keys)
+
+
+def one_slot(worker: FraidayProcess) -> int:
+    wait_for(lambda: len(worker.children()) == 1, 10, what="one slot")
+    return worker.children()[0]
+
+
+def test_t_threads_run_t_jobs_at_once_in_one_slot(
+    settings: Settings, redis_conn: redis.Redis, ai_env: dict[str, str], ai: HttpStub, tmp_path: Path
+) -> None:
+    enqueue_ai_jobs(redis_conn, 8)
+    keys = [f"ai-{i}" for i in range(8)]
+    with fraiday(worker_args(threads=4), ai_env, tmp_path / "worker.log") as worker:
+        slot = one_slot(worker)
+        wait_for(lambda: len(effects(redis_conn)) == 8, 30, what="8 AI jobs done")
+        wait_for(lambda: settled(redis_conn, ["events"]), 10, what="no job left to run")
+        assert worker.stop(signal.SIGTERM, timeout=15) == 0
+    assert set(effects(redis_conn).values()) == {1}
+    runs = sorted(starts(redis_conn, key)[0] for key in keys)
+    assert {pid for pid, _ in runs} == {slot}, worker.output()
+    # Two waves of four: each wave starts together, the second one AI call after the first.
+    first, second = [at for _, at in runs[:4]], [at for _, at in runs[4:]]
+    assert max(first) - min(first) < AI_SECONDS / 2
+    assert min(second) - min(first) >= AI_SECONDS * 0.9
+    threads = {redis_conn.lindex(THREADS + key, 0) for key in keys}
+    assert len(threads) == 4
+    # The four AI calls of a wave overlapped at the stub.
+    received = sorted(request.received_at for request in ai.to(SYNC_PATH))
+    assert len(received) == 8 and received[3] - received[0] < AI_SECONDS / 2
+
+
+def test_a_job_past_its_timeout_in_a_job_thread_is_stopped_and_counted_as_an_attempt(
+    settings: Settings, redis_conn: redis.Redis, ai_env: dict[str, str], tmp_path: Path
+) -> None:
+    client = TaskClient(redis_conn, REGISTRY)
+    task = client.enqueue("test:nap_timeout", {"key": "t", "seconds": 20})
+    neighbours = enqueue_ai_jobs(redis_conn, 2, prefix="n")
+    with fraiday(worker_args(threads=3), ai_env, tmp_path / "worker.log") as worker:
+        wait_for(lambda: status(redis_conn, task.task_id) == "failed", 20, what="failed after timeouts")
+        wait_for(lambda: all(status(redis_conn, n) == "finished" for n in neighbours), 10, what="neighbours")
+        assert worker.stop(signal.SIGTERM, timeout=15) == 0
+    runs = starts(redis_conn, "t")
+    assert len(runs) == 2  # max_attempts=2, each stopped at its 1 s timeout, not after 20 s
+    job = Job.fetch(task.task_id, connection=redis_conn, serializer=JSONSerializer)
+    assert job.ended_at is not None
+    assert "Task exceeded maximum timeout value (1 seconds)" in (job.latest_result().exc_string or "")
+    assert redis_conn.hget(EFFECTS, "t") is None
+    assert effects(redis_conn) == {"n-0": 1, "n-1": 1}
+
+
+def test_sigterm_lets_the_job_of_every_thread_finish(
+    settings: Settings, redis_conn: redis.Redis, ai_env: dict[str, str], tmp_path: Path
+) -> None:
+    keys = [f"ai-{i}" for i in range(6)]
+    enqueue_ai_jobs(redis_conn, 6)
+    with fraiday(worker_args(threads=3, concurrency=2), ai_env, tmp_path / "worker.log") as worker:
+        wait_for(lambda: all_started(redis_conn, keys), 15, what="six jobs running")
+        stopped = time.monotonic()
+        assert worker.stop(signal.SIGTERM, timeout=15) == 0
+        assert time.monotonic() - stopped < 5  # the grace period (5 s in tests)
+    assert effects(redis_conn) == dict.fromkeys(keys, 1)
+    assert settled(redis_conn, ["events"])
+
+
+def test_past_the_grace_period_the_job_of_every_thread_is_put_back_without_using_an_attempt(
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The jobs wait on an AI call that outlasts the grace period: their socket reads are ended."""
+    client = TaskClient(redis_conn, REGISTRY)
+    long_tasks = [client.enqueue("test:ai", {"key": f"long-{i}"}) for i in range(3)]
+    with http_stub() as slow_ai:
+        slow_ai.script(SYNC_PATH, Answer(200, {"job_id": "j", "status": "queued"}, delay=30))
+        slow_env = {**env, "AI_SERVICE_URL": slow_ai.url, "FRAIDAY_WORKER_GRACE_SECONDS": "1"}
+        with fraiday(worker_args(threads=3), slow_env, tmp_path / "worker.log") as worker:
+            wait_for(lambda: len(slow_ai.to(SYNC_PATH)) == 3, 15, what="three AI calls waiting")
+            stopped = time.monotonic()
+            assert worker.stop(signal.SIGTERM, timeout=20) == 0
+            # Requeued by the slot at the end of the 1 s grace period, not killed 5 s after it.
+            assert time.monotonic() - stopped < 1 + 4
+            assert "killing" not in worker.output()
+    assert effects(redis_conn) == {}
+    queued = {entry.decode() for entry in redis_conn.lrange("rq:queue:events", 0, -1)}
+    assert queued == {task.task_id for task in long_tasks}
+    for task in long_tasks:
+        assert status(redis_conn, task.task_id) == "queued"
+        assert redis_conn.hget(f"rq:job:{task.task_id}", "retries_left") == b"2"  # no attempt used
+
+
+def test_a_killed_threaded_slot_s_jobs_are_all_recovered_and_finish_once(
+    settings: Settings, redis_conn: redis.Redis, ai_env: dict[str, str], tmp_path: Path
+) -> None:
+    client = TaskClient(redis_conn, REGISTRY)
+    keys = [f"victim-{i}" for i in range(3)]
+    for key in keys:
+        client.enqueue("test:sleep", {"key": key, "seconds": 2.0})
+    with fraiday(worker_args(threads=3), ai_env, tmp_path / "worker.log") as worker:
+        slot = one_slot(worker)
+        wait_for(lambda: all_started(redis_conn, keys), 10, what="three jobs running")
+        killed_at = time.monotonic()
+        os.kill(slot, signal.SIGKILL)
+        # FRAIDAY_RECOVERY_SECONDS=6 in tests: the leases (3 s) expire and a sweep (every 1 s) requeues them.
+        wait_for(lambda: len(effects(redis_conn)) == 3, 6 + 2 + 5, what="recovered jobs")
+        assert time.monotonic() - killed_at < 6 + 2 + 5
+        wait_for(lambda: settled(redis_conn, ["events"]), 15, what="no job left to run")
+        assert worker.stop(signal.SIGTERM, timeout=15) == 0
+    assert effects(redis_conn) == dict.fromkeys(keys, 1)
+    for key in keys:
+        runs = starts(redis_conn, key)
+        assert len(runs) == 2 and runs[0][0] == slot and runs[1][0] != slot
+
+
+def test_a_job_ending_its_thread_does_not_stop_the_others(
+    settings: Settings, redis_conn: redis.Redis, ai_env: dict[str, str], tmp_path: Path
+) -> None:
+    client = TaskClient(redis_conn, REGISTRY)
+    first = [f"ai-{i}" for i in range(2)]
+    enqueue_ai_jobs(redis_conn, 2)
+    exiting = client.enqueue("test:exit", {"key": "exit"})
+    with fraiday(worker_args(threads=3), ai_env, tmp_path / "worker.log") as worker:
+        slot = one_slot(worker)
+        wait_for(lambda: status(redis_conn, exiting.task_id) == "failed", 15, what="the exiting job failed")
+        wait_for(lambda: effects(redis_conn) == dict.fromkeys(first, 1), 15, what="its neighbours finished")
+        # All three threads still serve: three more jobs run side by side in the same slot.
+        later = [f"later-{i}" for i in range(3)]
+        enqueue_ai_jobs(redis_conn, 3, prefix="later")
+        wait_for(lambda: all(redis_conn.hget(EFFECTS, key) for key in later), 15, what="three more jobs")
+        assert worker.children() == [slot]
+        assert worker.stop(signal.SIGTERM, timeout=15) == 0
+    started = sorted(at for key in later for _, at in starts(redis_conn, key))
+    assert started[-1] - started[0] < AI_SECONDS / 2
+    job = Job.fetch(exiting.task_id, connection=redis_conn, serializer=JSONSerializer)
+    assert "SystemExit" in (job.latest_result().exc_string or "")
+
+
+@pytest.mark.parametrize("value", ["0", "101", "many", "-2"])
+def test_a_bad_thread_count_is_one_line_and_exit_2(env: dict[str, str], value: str) -> None:
+    result = subprocess.run(
+        [*FRAIDAY, "worker", "--threads", value, "--registry", TEST_REGISTRY],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"fraiday: --threads must be a whole number from 1 to 100, got {value!r}"
+    ]
