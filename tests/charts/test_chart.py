@@ -103,6 +103,18 @@ def test_a_fourth_worker_beside_the_defaults_is_a_fourth_default_entry(tmp_path:
     assert bulk["spec"]["replicas"] == 3
 
 
+def test_a_worker_with_threads_passes_them_and_one_without_does_not(tmp_path: Path) -> None:
+    values = {"defaultWorkers": {"chatWorkflow": {"concurrency": 2, "threads": 25}}}
+    deployments = of_kind(render(tmp_path, values), "Deployment")
+    assert container(deployments["rel-fraiday-chat-workflow-worker"])["args"] == [
+        "worker",
+        "--queue=chat_workflow",
+        "--concurrency=2",
+        "--threads=25",
+    ]
+    assert "--threads" not in " ".join(container(deployments["rel-fraiday-event-processor-worker"])["args"])
+
+
 TOGGLES: list[tuple[dict[str, Any], str, Callable[[dict[str, Any]], bool]]] = [
     ({"server": {"autoscaling": {"enabled": True}}}, "HorizontalPodAutoscaler", lambda o: True),
     (
@@ -167,6 +179,8 @@ def test_keda_replaces_the_fixed_replica_count(tmp_path: Path) -> None:
     "values",
     [
         {"workers": {"events": {"concurrency": "two"}}},
+        {"workers": {"events": {"queues": ["events"], "threads": 0}}},
+        {"workers": {"events": {"queues": ["events"], "threads": 101}}},
         {"server": {"replicaCount": "1"}},
         {"image": {"pullPolicy": "Sometimes"}},
         {"workers": {"events": {"queues": []}}},
