@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import api_load, database, overhead, plot, resources, workflow
+from bench import api_load, database, overhead, plot, resources, threads, workflow
 from bench.common import ROOT, Stack
 from tests.harness.mongo_server import FerretDBServer
 from tests.harness.redis_server import RedisServer
@@ -94,6 +94,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
 def table(results: dict[str, Any]) -> str:
     lines = [*_by_system(results), "", "| scenario | measure | value |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows(results)]
+    if "threads" in results:
+        lines += ["", threads.table(results["threads"])]
     return "\n".join(lines)
 
 
@@ -112,7 +114,13 @@ def write_document(results: dict[str, Any], rendered: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    args = parser.parse_args()
+    parser.add_argument("--only", choices=["threads"], help="run one scenario alone (see its module)")
+    args, rest = parser.parse_known_args()
+    if rest and args.only is None:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.only == "threads":
+        threads.main(rest)
+        return
     scale = 10 if args.quick else 1
     with tempfile.TemporaryDirectory(prefix="fraiday-bench-") as tmp:
         work = Path(tmp)
@@ -142,6 +150,7 @@ def main() -> None:
                 "memory": resources.memory(stack),
                 "api": api_load.run(stack, seconds=10.0 / scale if args.quick else 10.0),
                 "startup": resources.startup(stack),
+                "threads": threads.run(stack, jobs=2000 // scale),
                 "database": database.run(
                     stack, sizes=(1_000, 10_000, 50_000) if scale == 1 else (500, 5_000)
                 ),
