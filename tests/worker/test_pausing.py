@@ -10,6 +10,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 import redis
 from typer.testing import CliRunner
 
@@ -23,9 +24,16 @@ runner = CliRunner()
 DEFAULT_RECOVERY = {"FRAIDAY_RECOVERY_SECONDS": "60"}
 
 
-def worker_args(*queues: str, concurrency: int = 1) -> list[str]:
+def worker_args(*queues: str, concurrency: int = 1, threads: int = 1) -> list[str]:
     names = [arg for queue in queues for arg in ("--queue", queue)]
-    return ["worker", *names, "--concurrency", str(concurrency), "--registry", TEST_REGISTRY]
+    counts = ["--concurrency", str(concurrency), "--threads", str(threads)]
+    return ["worker", *names, *counts, "--registry", TEST_REGISTRY]
+
+
+@pytest.fixture(params=[1, 4], ids=["one-thread", "job-threads"])
+def threads(request: pytest.FixtureRequest) -> int:
+    """Slots with job threads dequeue in their main thread exactly as one-thread slots do."""
+    return int(request.param)
 
 
 def cli(*args: str) -> None:
@@ -61,11 +69,13 @@ def assert_ran_once(conn: redis.Redis, task_id: str, key: str, queue: str) -> No
 
 
 def test_a_job_enqueued_while_paused_runs_once_within_a_second_of_resume(
-    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path, threads: int
 ) -> None:
     cli("pause", "--queue", "events")
     task = TaskClient(redis_conn, REGISTRY).enqueue("test:flaky", {"key": "queued", "failures": 0})
-    with fraiday(worker_args("events", concurrency=2), {**env, **DEFAULT_RECOVERY}, tmp_path / "w.log") as w:
+    with fraiday(
+        worker_args("events", concurrency=2, threads=threads), {**env, **DEFAULT_RECOVERY}, tmp_path / "w.log"
+    ) as w:
         wait_for(lambda: idle_slots(redis_conn) == 2, 15, what="two idle slots")
         assert redis_conn.lrange("rq:queue:events", 0, -1) == [task.task_id.encode()]
         assert resume_and_time_start(redis_conn, "events", "queued") < 1.0
@@ -74,9 +84,11 @@ def test_a_job_enqueued_while_paused_runs_once_within_a_second_of_resume(
 
 
 def test_a_job_a_waiting_slot_pops_after_a_pause_is_put_back_and_runs_once_after_resume(
-    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path, threads: int
 ) -> None:
-    with fraiday(worker_args("events"), {**env, **DEFAULT_RECOVERY}, tmp_path / "w.log") as w:
+    with fraiday(
+        worker_args("events", threads=threads), {**env, **DEFAULT_RECOVERY}, tmp_path / "w.log"
+    ) as w:
         wait_for(lambda: idle_slots(redis_conn) == 1, 15, what="an idle slot in its blocking wait")
         cli("pause", "--queue", "events")
         task = TaskClient(redis_conn, REGISTRY).enqueue("test:flaky", {"key": "popped", "failures": 0})
@@ -90,12 +102,14 @@ def test_a_job_a_waiting_slot_pops_after_a_pause_is_put_back_and_runs_once_after
 
 
 def test_a_resume_during_a_slots_blocking_wait_on_its_other_queue_starts_the_job_within_a_second(
-    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path, threads: int
 ) -> None:
     client = TaskClient(redis_conn, REGISTRY)
     cli("pause", "--queue", "semantic_layer")
     with fraiday(
-        worker_args("events", "semantic_layer"), {**env, **DEFAULT_RECOVERY}, tmp_path / "w.log"
+        worker_args("events", "semantic_layer", threads=threads),
+        {**env, **DEFAULT_RECOVERY},
+        tmp_path / "w.log",
     ) as w:
         wait_for(lambda: idle_slots(redis_conn) == 1, 15, what="an idle slot waiting on events")
         # With one queue left, RQ pops through an intermediate list: the job must not stay in it.
@@ -110,11 +124,13 @@ def test_a_resume_during_a_slots_blocking_wait_on_its_other_queue_starts_the_job
 
 
 def test_a_pause_while_a_job_runs_lets_it_finish_once_and_holds_the_next(
-    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path, threads: int
 ) -> None:
     client = TaskClient(redis_conn, REGISTRY)
     running = client.enqueue("test:sleep", {"key": "in-flight", "seconds": 1.5})
-    with fraiday(worker_args("events"), {**env, **DEFAULT_RECOVERY}, tmp_path / "w.log") as w:
+    with fraiday(
+        worker_args("events", threads=threads), {**env, **DEFAULT_RECOVERY}, tmp_path / "w.log"
+    ) as w:
         wait_for(lambda: redis_conn.llen(STARTED + "in-flight") == 1, 15, what="the job to start")
         cli("pause", "--queue", "events")
         held = client.enqueue("test:flaky", {"key": "held", "failures": 0})
