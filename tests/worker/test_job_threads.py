@@ -4,6 +4,7 @@ The jobs here call a loopback AI stub through the slot's shared client (``servic
 waits on the AI service.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -13,14 +14,18 @@ from pathlib import Path
 
 import pytest
 import redis
+import requests
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from config import Settings
 from fraiday_cli.tasks.client import TaskClient
+from tests.harness.process import free_port
+from tests.observability.test_operations import sample
 from tests.processes import FRAIDAY, TEST_REGISTRY, fraiday, settled, wait_for
 from tests.support.http_stub import Answer, HttpStub, http_stub
-from tests.support.tasks import EFFECTS, REGISTRY, STARTED, THREADS
+from tests.support.tasks import ATTEMPTS, EFFECTS, REGISTRY, STARTED, THREADS
+from tests.worker.test_poison_jobs import json_data, plant
 
 SYNC_PATH = "/v1/semantic-layer/sync"
 AI_SECONDS = 2.0
@@ -217,3 +222,51 @@ def test_a_bad_thread_count_is_one_line_and_exit_2(env: dict[str, str], value: s
     assert result.stderr.strip().splitlines() == [
         f"fraiday: --threads must be a whole number from 1 to 100, got {value!r}"
     ]
+
+
+def test_with_job_threads_retries_dead_letters_poison_refusal_metrics_and_workers_hold(
+    settings: Settings, redis_conn: redis.Redis, ai_env: dict[str, str], tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran-os-system"
+    plant(redis_conn, "evil", "events", data=json_data("os.system", [f"touch {marker}"]))
+    client = TaskClient(redis_conn, REGISTRY)
+    flaky = client.enqueue("test:flaky", {"key": "f", "failures": 2})
+    dead = client.enqueue("test:flaky", {"key": "dead", "failures": 99})
+    enqueue_ai_jobs(redis_conn, 4)
+    port = free_port()
+    args = [*worker_args(threads=3, concurrency=2), "--metrics-port", str(port)]
+    with fraiday(args, ai_env, tmp_path / "worker.log") as worker:
+        wait_for(lambda: status(redis_conn, flaky.task_id) == "finished", 30, what="flaky finished")
+        wait_for(lambda: status(redis_conn, dead.task_id) == "failed", 30, what="dead dead-lettered")
+        wait_for(lambda: len(effects(redis_conn)) == 1 + 4, 30, what="the AI jobs")
+        queues = subprocess.run(
+            [*FRAIDAY, "queues", "--queue", "events", "--json", "--registry", TEST_REGISTRY],
+            env=ai_env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert worker.stop(signal.SIGTERM, timeout=15) == 0
+    assert json.loads(queues.stdout)[0]["workers"] == 2  # slots, each running up to 3 jobs
+    assert not marker.exists()
+    assert "evil" in {member.decode() for member in redis_conn.zrange("rq:failed:events", 0, -1)}
+    assert sample(metrics, "fraiday_poison_jobs_total", queue="events", reason="function") == 1
+    runs = [
+        (int(a), float(t))
+        for a, t in (r.decode().split(":") for r in redis_conn.lrange(ATTEMPTS + "f", 0, -1))
+    ]
+    assert [a for a, _ in runs] == [1, 2, 3]
+    assert runs[1][1] - runs[0][1] >= 0.9 and runs[2][1] - runs[1][1] >= 1.9  # backoff 1 s, then 2 s
+    assert redis_conn.llen(ATTEMPTS + "dead") == 3
+    outcomes = {
+        outcome: sample(
+            metrics, "fraiday_tasks_total", task_type="test:flaky", queue="events", outcome=outcome
+        )
+        for outcome in ("succeeded", "retried", "failed")
+    }
+    assert outcomes == {"succeeded": 1, "retried": 2 + 2, "failed": 1}
+    assert (
+        sample(metrics, "fraiday_tasks_total", task_type="test:ai", queue="events", outcome="succeeded") == 4
+    )
