@@ -38,7 +38,7 @@ def run(args: list[str], env: dict[str, str] | None = None) -> subprocess.Comple
                 "--access-log",
             ],
         ),
-        (["worker"], ["--queue", "--concurrency", "--strict", "--grace-period", "--max-jobs"]),
+        (["worker"], ["--queue", "--concurrency", "--threads", "--strict", "--grace-period", "--max-jobs"]),
         (["enqueue"], ["--payload", "--in", "--at", "--task-id", "--list"]),
     ],
 )
