@@ -19,7 +19,7 @@ from bench.systems import Kind, System, systems
 SNAPSHOT_CALLS = 2
 
 
-def _measure(stack: Stack, system: System, jobs: int, concurrency: int, kind: Kind) -> dict[str, Any]:
+def measure(stack: Stack, system: System, jobs: int, concurrency: int, kind: Kind) -> dict[str, Any]:
     conn = stack.redis()
     conn.flushdb()
     system.enqueue(jobs, kind)
@@ -61,8 +61,8 @@ def _measure(stack: Stack, system: System, jobs: int, concurrency: int, kind: Ki
 def run(stack: Stack, jobs: int = 10_000, io_jobs: int = 500) -> list[dict[str, Any]]:
     results = []
     for system in systems(stack):
-        results.append(_measure(stack, system, jobs, 2, "noop"))
-        io_bound = _measure(stack, system, io_jobs, 10, "sleep")
+        results.append(measure(stack, system, jobs, 2, "noop"))
+        io_bound = measure(stack, system, io_jobs, 10, "sleep")
         io_bound["share_of_ideal"] = round(io_bound["jobs_per_second"] * SLEEP_SECONDS / 10, 3)
         results.append(io_bound)
         time.sleep(0.5)

@@ -1,7 +1,8 @@
 """``nox -s bench`` (or ``python -m bench.run``): every scenario in one run, a table, and results.json.
 
 Starts its own redis-server and MongoDB-wire server (as the tests do), so the only requirement is
-``./scripts/setup.sh``. ``--quick`` shrinks every scenario for a smoke run.
+``./scripts/setup.sh``. ``--quick`` shrinks every scenario for a smoke run; ``--only noop`` (or ``startup``,
+``threads``) runs just that scenario and prints it, for measuring one change without the whole run.
 """
 
 import argparse
@@ -16,6 +17,7 @@ from typing import Any
 
 from bench import api_load, database, overhead, plot, resources, threads, workflow
 from bench.common import ROOT, Stack
+from bench.systems import systems
 from tests.harness.mongo_server import FerretDBServer
 from tests.harness.redis_server import RedisServer
 
@@ -111,17 +113,54 @@ def write_document(results: dict[str, Any], rendered: str) -> None:
     DOCUMENT.write_text(head + section + tail)
 
 
+def only(stack: Stack, scenario: str, jobs: int) -> None:
+    """One scenario for every system, printed; results.json and the document are left as they are."""
+    load_at_start = round(os.getloadavg()[0], 2)
+    if scenario == "noop":
+        lines = [
+            "| system | worker CPU ms / job | Redis CPU ms / job | Redis commands / job | jobs/s (c=2) |"
+        ]
+        for system in systems(stack):
+            e = overhead.measure(stack, system, jobs, 2, "noop")
+            lines.append(
+                f"| {e['system']} | {e['worker_cpu_ms_per_job']} | {e['redis_cpu_ms_per_job']} "
+                f"| {e['redis_commands_per_job']} | {e['jobs_per_second']} |"
+            )
+    else:
+        lines = ["| system | start to first job |"]
+        lines += [
+            f"| {name} | {s} s |" for name, s in resources.startup(stack)["worker_to_first_job_s"].items()
+        ]
+    print("\n".join(lines))
+    print(f"load average (1 min): {load_at_start} at the start, {round(os.getloadavg()[0], 2)} at the end")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--only", choices=["threads"], help="run one scenario alone (see its module)")
+    parser.add_argument(
+        "--only", choices=["noop", "startup", "threads"], help="run one scenario alone and print it"
+    )
+    parser.add_argument("--jobs", type=int, default=10_000, help="no-op jobs per system with --only noop")
     args, rest = parser.parse_known_args()
-    if rest and args.only is None:
+    if rest and args.only != "threads":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.only == "threads":
         threads.main(rest)
         return
     scale = 10 if args.quick else 1
+    if args.only:
+        with tempfile.TemporaryDirectory(prefix="fraiday-bench-") as tmp:
+            redis_server = RedisServer(Path(tmp) / "redis")
+            (Path(tmp) / "logs").mkdir()
+            redis_server.start()
+            try:
+                # The no-op jobs never reach MongoDB: an address nothing answers on is enough.
+                stack = Stack(redis_server.url, "mongodb://127.0.0.1:9/bench", Path(tmp) / "logs")
+                only(stack, args.only, args.jobs)
+            finally:
+                redis_server.stop()
+        return
     with tempfile.TemporaryDirectory(prefix="fraiday-bench-") as tmp:
         work = Path(tmp)
         external = os.environ.get("FRAIDAY_TEST_MONGODB_URI")

@@ -18,7 +18,7 @@ from handlers.errors import PermanentError, UnknownTaskType
 from handlers.metrics import TASK_DURATION, TASKS
 from handlers.registry import TaskContext
 from handlers.tracing import context_from, tracer
-from handlers.wire_format import ATTEMPTS_META, MAX_ATTEMPTS_META, REQUEST_ID_META
+from handlers.wire_format import ATTEMPTS_META, MAX_ATTEMPTS_META, REQUEST_ID_META, attempt_number
 
 log = logging.getLogger("fraiday.task")
 
@@ -30,16 +30,16 @@ def task_context(task_type: str, max_attempts: int) -> TaskContext:
     if job is None:
         raise RuntimeError("run_task must run inside an RQ job")
     max_attempts = int(job.meta.get(MAX_ATTEMPTS_META, max_attempts))
-    retries_left = job.retries_left if job.retries_left is not None else 0
     context = TaskContext(
         task_id=job.id,
         task_type=task_type,
         queue=job.origin,
-        attempt=max(1, max_attempts - retries_left),
+        attempt=attempt_number(max_attempts, job.retries_left),
         max_attempts=max_attempts,
     )
-    job.meta[ATTEMPTS_META] = context.attempt
-    job.save_meta()
+    if job.meta.get(ATTEMPTS_META) != context.attempt:  # a slot writes it as the job starts
+        job.meta[ATTEMPTS_META] = context.attempt
+        job.save_meta()
     return context
 
 

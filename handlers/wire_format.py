@@ -38,6 +38,13 @@ REQUEST_ID_META = "request_id"
 TRACE_META = "trace"
 """The enqueueing span's W3C trace context, continued by the worker."""
 
+
+def attempt_number(max_attempts: int, retries_left: int | None) -> int:
+    """The attempt a job is starting, from the retry budget it was enqueued with and the retries RQ has
+    left (RQ keeps no attempt count of its own)."""
+    return max(1, max_attempts - (retries_left or 0))
+
+
 # RQ's own key layout, read from RQ rather than spelled out, so a change in RQ cannot drift from ours.
 JOB_KEY_PREFIX = Job.redis_job_namespace_prefix
 QUEUE_KEY_PREFIX = Queue.redis_queue_namespace_prefix

@@ -6,7 +6,10 @@ The inventory of what fraiday overrides or reads:
 
 RQ worker (fraiday_cli/worker/slot.py, ``SlotWorker(SimpleWorker)``): ``_ordered_queues`` (a property
 over the attribute RQ's dequeue reads: weighting and pausing), ``dequeue_job_and_maintain_ttl``,
-``prepare_job_execution``, ``run_maintenance_tasks`` (with ``last_cleaned_at``), ``reorder_queues``,
+``prepare_execution`` and ``prepare_job_execution`` (RQ's two start-of-job transactions written as one),
+``handle_job_success`` (RQ's success transaction without its dependents check), ``cleanup_execution``
+(adds the worker's state to every outcome's transaction), ``run_maintenance_tasks`` (with
+``last_cleaned_at``), ``reorder_queues``,
 ``get_heartbeat_ttl``, ``heartbeat``, ``set_state`` (reads ``_state``), ``handle_execution_ended``,
 ``execute_job`` (RQ's ``SimpleWorker.execute_job`` plus a lease), ``_install_signal_handlers`` (sets
 ``_stop_requested``), ``handle_job_failure`` (calls ``cleanup_execution``), ``push_exc_handler``,
@@ -28,7 +31,9 @@ gunicorn (fraiday_cli/server): ``Logger.setup``/``access``, ``Arbiter.handle_int
 ``BaseApplication.load_config``/``load``, ``util.write_error`` (replaced) and the errors it parses.
 """
 
+import ast
 import inspect
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +47,7 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
 from gunicorn.workers.base import Worker
+from rq import executions
 from rq.connections import parse_connection
 from rq.executions import Execution
 from rq.job import Job
@@ -179,6 +185,82 @@ def test_execute_job_is_simple_workers_with_a_lease_around_perform_job() -> None
         "self.perform_job(job, queue)",
         "self.set_state(WorkerStatus.IDLE)",
     ]
+
+
+def pipeline_writes(function: Callable[..., Any]) -> list[str]:
+    """What ``function`` sends through its ``pipeline``, in source order: each call that is given the
+    pipeline or is made on it, named as written (``self.heartbeat``, ``pipeline.lrem``)."""
+    calls = []
+    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(function)))):
+        if not isinstance(node, ast.Call):
+            continue
+        given = any(
+            isinstance(value, ast.Name) and value.id == "pipeline"
+            for value in [*node.args, *(keyword.value for keyword in node.keywords)]
+        )
+        made_on = isinstance(node.func, ast.Attribute) and ast.unparse(node.func.value) == "pipeline"
+        if given or made_on:
+            calls.append((node.lineno, node.col_offset, ast.unparse(node.func)))
+    return [name for *_, name in sorted(calls)]
+
+
+def test_a_slot_starts_a_job_with_rqs_own_writes_in_one_transaction() -> None:
+    """``SlotWorker.prepare_execution`` writes what RQ's two start-of-job transactions write, plus the
+    attempt counter: a write RQ adds to either must be added there too."""
+    rq_first = pipeline_writes(executions.prepare_execution)
+    rq_second = pipeline_writes(BaseWorker.prepare_job_execution)
+    assert rq_first == ["Execution.create", "worker.set_state", "pipeline.execute"]
+    assert rq_second == [
+        "self.set_current_job_id",
+        "self.set_current_job_working_time",
+        "self.heartbeat",
+        "job.heartbeat",
+        "job.prepare_for_execution",
+        "pipeline.lrem",
+        "pipeline.execute",
+    ]
+    rq_first_as_worker = [name.replace("worker.", "self.") for name in rq_first[:-1]]
+    expected = [*rq_first_as_worker, *rq_second[:-1], "pipeline.hset", "pipeline.execute"]
+    assert pipeline_writes(SlotWorker.prepare_execution) == expected
+    assert pipeline_writes(SlotWorker.prepare_job_execution) == []
+    assert "Execution.create" in inspect.getsource(SlotWorker.prepare_execution)
+
+
+def test_a_slot_records_a_success_with_rqs_own_writes_but_the_dependents_check() -> None:
+    rq_writes = pipeline_writes(BaseWorker.handle_job_success)
+    dependents_and_repeats = [
+        "pipeline.watch",
+        "queue.enqueue_dependents",
+        "pipeline.multi",
+        "Repeat.schedule",
+    ]
+    assert rq_writes == [
+        "pipeline.watch",
+        "queue.enqueue_dependents",
+        "pipeline.multi",
+        "self.increment_successful_job_count",
+        "self.increment_total_working_time",
+        "job._handle_success",
+        "Repeat.schedule",
+        "job.cleanup",
+        "self.cleanup_execution",
+        "pipeline.execute",
+    ]
+    ours = [name for name in rq_writes if name not in dependents_and_repeats]
+    assert pipeline_writes(SlotWorker.handle_job_success) == ours
+    assert "self.handle_job_success(job=job, queue=queue, started_job_registry=started_job_registry)" in (
+        inspect.getsource(BaseWorker.perform_job)
+    )
+
+
+def test_every_outcome_of_a_job_cleans_up_its_execution_in_its_own_transaction() -> None:
+    """The slot's state goes back to idle in ``cleanup_execution``: every outcome must call it."""
+    for outcome in (
+        BaseWorker.handle_job_failure,
+        BaseWorker.handle_job_retry,
+        SlotWorker.handle_job_success,
+    ):
+        assert "self.cleanup_execution" in pipeline_writes(outcome), outcome.__qualname__
 
 
 def test_the_pool_rebuilds_clients_from_rqs_connection_parser() -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import redis
 from rq import worker_registration
 from rq.exceptions import DeserializationError
+from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.timeouts import BaseDeathPenalty, UnixSignalDeathPenalty
@@ -37,7 +38,13 @@ from fraiday_cli.worker.lease import LeaseKeeper
 from fraiday_cli.worker.queue_order import strict_order, weighted_order, weights_for
 from handlers.errors import PermanentError
 from handlers.metrics import POISON_JOBS
-from handlers.wire_format import Poison, loaded_poison_reason
+from handlers.wire_format import (
+    ATTEMPTS_META,
+    MAX_ATTEMPTS_META,
+    Poison,
+    attempt_number,
+    loaded_poison_reason,
+)
 
 log = logging.getLogger("fraiday.worker")
 
@@ -128,6 +135,7 @@ class SlotWorker(SimpleWorker):
         self.policy = policy
         self._rng = random.Random()
         names = [q.name for q in self.queues]
+        self._queue_named = dict(zip(names, self.queues, strict=True))
         self._weight_of = dict(zip(names, weights_for(names, policy.weights), strict=True))
         self._requeue_job_id: str | None = None
         self._interrupt_requested = False
@@ -227,10 +235,34 @@ class SlotWorker(SimpleWorker):
         POISON_JOBS.labels(queue.name, poison.kind).inc()
         log.error("job %s on %s moved to the failed registry unrun: %s", job_id, queue.name, poison)
 
+    def prepare_execution(self, job: Job) -> Execution:
+        """A job's start in one transaction: RQ writes it in two (the execution record and the worker's
+        state here, then the job's status, heartbeats and current job in ``prepare_job_execution``), and
+        the dispatcher wrote the attempt counter in a third. The writes are RQ's own, in its order
+        (tests/test_library_contract.py compares them with RQ's); the job always leaves RQ's intermediate
+        list, which RQ only does for a one-queue worker, as a slot with paused queues pops through it too.
+        """
+        heartbeat_ttl = self.get_heartbeat_ttl(job)
+        queue = self._queue_named.get(job.origin) or Queue(job.origin, connection=self.connection)
+        max_attempts = job.meta.get(MAX_ATTEMPTS_META)
+        with self.connection.pipeline() as pipeline:
+            self.execution = Execution.create(job, heartbeat_ttl, pipeline=pipeline, worker_name=self.name)
+            self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
+            self.set_current_job_id(job.id, pipeline=pipeline)
+            self.set_current_job_working_time(0, pipeline=pipeline)
+            self.heartbeat(heartbeat_ttl, pipeline=pipeline)
+            job.heartbeat(now(), heartbeat_ttl, pipeline=pipeline)
+            job.prepare_for_execution(self.name, pipeline=pipeline)
+            pipeline.lrem(queue.intermediate_queue_key, 1, job.id)
+            if isinstance(max_attempts, int):  # else the dispatcher counts it, with its task type's default
+                job.meta[ATTEMPTS_META] = attempt_number(max_attempts, job.retries_left)
+                pipeline.hset(job.key, "meta", job.serializer.dumps(job.meta))
+            pipeline.execute()
+        return self.execution
+
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
-        """Always take the job out of RQ's intermediate list: RQ only does it for a one-queue worker, but a
-        slot whose other queues are paused pops through that list too."""
-        super().prepare_job_execution(job, remove_from_intermediate_queue=True)
+        """Its writes went out with :meth:`prepare_execution`'s."""
+        self.procline(f"Processing {job.func_name} from {job.origin} since {time.time()}")
 
     def run_maintenance_tasks(self) -> None:
         """The pool process does maintenance (fraiday_cli.worker.maintenance), busy slots or not; RQ's own
@@ -275,6 +307,12 @@ class SlotWorker(SimpleWorker):
         failure, retry, requeue) saves the whole job hash, that field included, in its transaction."""
         job.ended_at = now()
         job.last_heartbeat = job.ended_at
+
+    def cleanup_execution(self, job: Job, pipeline: Any) -> None:
+        """Every outcome (success, failure, retry, requeue, a lost lease) ends here, in its transaction:
+        the slot is idle again in the same round trip rather than one more after it."""
+        super().cleanup_execution(job, pipeline)
+        self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         self.prepare_execution(job)
@@ -322,10 +360,33 @@ class SlotWorker(SimpleWorker):
             pipeline.execute()
 
     def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any) -> None:
+        """RQ's success bookkeeping in one transaction. RQ first WATCHes and reads the set of jobs that
+        depend on this one (two more round trips) to enqueue them; a fraiday job has none, since the task
+        client never passes ``depends_on`` and a job that is not fraiday's is refused unrun. A repeating
+        job (also never fraiday's) keeps RQ's own path."""
         if self.lease_lost(job):
             self._give_up_attempt(job, "succeeded")
             return
-        super().handle_job_success(job, queue, started_job_registry)
+        if job.repeats_left:
+            super().handle_job_success(job, queue, started_job_registry)
+            return
+        assert job.started_at is not None and job.ended_at is not None  # set by perform_job
+        result_ttl = job.get_result_ttl(self.default_result_ttl)
+        with self.connection.pipeline() as pipeline:
+            self.increment_successful_job_count(pipeline=pipeline)
+            self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
+            if result_ttl != 0:
+                job._handle_success(
+                    result_ttl,
+                    pipeline=pipeline,
+                    worker_name=self.name,
+                    execution_id=self.execution.id if self.execution else None,
+                    execution_started_at=self.execution.created_at if self.execution else None,
+                    execution_ended_at=job.ended_at,
+                )
+            job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
+            self.cleanup_execution(job, pipeline=pipeline)
+            pipeline.execute()
 
     def handle_job_failure(
         self, job: Job, queue: Queue, started_job_registry: Any = None, exc_string: str = ""
