@@ -185,6 +185,28 @@ def test_a_killed_threaded_slot_s_jobs_are_all_recovered_and_finish_once(
         assert len(runs) == 2 and runs[0][0] == slot and runs[1][0] != slot
 
 
+def test_a_whole_threaded_worker_killed_has_its_jobs_recovered_by_the_next_one(
+    settings: Settings, redis_conn: redis.Redis, ai_env: dict[str, str], tmp_path: Path
+) -> None:
+    client = TaskClient(redis_conn, REGISTRY)
+    keys = [f"victim-{i}" for i in range(4)]
+    tasks = [client.enqueue("test:sleep", {"key": key, "seconds": 2.0}) for key in keys]
+    with fraiday(worker_args(threads=2, concurrency=2), ai_env, tmp_path / "first.log") as first:
+        wait_for(lambda: all_started(redis_conn, keys), 10, what="four jobs running")
+        os.killpg(first.pid, signal.SIGKILL)  # pool and slots at once: nobody left to requeue anything
+        first.proc.wait(10)
+    killed_at = time.monotonic()
+    with fraiday(worker_args(threads=2), ai_env, tmp_path / "second.log") as second:
+        # FRAIDAY_RECOVERY_SECONDS=6 in tests: back on the queue within it, then 2 s to run.
+        wait_for(lambda: len(effects(redis_conn)) == 4, 6 + 2 + 5, what="recovered jobs")
+        assert time.monotonic() - killed_at < 6 + 2 + 5
+        wait_for(lambda: settled(redis_conn, ["events"]), 15, what="no job left to run")
+        assert second.stop(signal.SIGTERM, timeout=15) == 0
+    assert effects(redis_conn) == dict.fromkeys(keys, 1)
+    for task in tasks:
+        assert redis_conn.hget(f"rq:job:{task.task_id}", "retries_left") == b"1"  # the killed run used one
+
+
 def test_a_job_ending_its_thread_does_not_stop_the_others(
     settings: Settings, redis_conn: redis.Redis, ai_env: dict[str, str], tmp_path: Path
 ) -> None:
