@@ -96,6 +96,9 @@ PAUSED_POLL_SECONDS = 0.5
 class ShutdownInterrupt(Exception):
     """The grace period ended while a job ran; the job is requeued without using up an attempt."""
 
+    def __init__(self, message: str = "grace period over: job interrupted and requeued") -> None:
+        super().__init__(message)  # a job thread's copy is raised as the bare class
+
 
 @dataclass(frozen=True)
 class SlotPolicy:

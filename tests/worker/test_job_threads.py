@@ -153,6 +153,7 @@ def test_past_the_grace_period_the_job_of_every_thread_is_put_back_without_using
             # Requeued by the slot at the end of the 1 s grace period, not killed 5 s after it.
             assert time.monotonic() - stopped < 1 + 4
             assert "killing" not in worker.output()
+            assert worker.output().count("task attempt failed: ShutdownInterrupt: grace period over") == 3
     assert effects(redis_conn) == {}
     queued = {entry.decode() for entry in redis_conn.lrange("rq:queue:events", 0, -1)}
     assert queued == {task.task_id for task in long_tasks}
