@@ -139,14 +139,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument(
-        "--only", choices=["noop", "startup", "threads"], help="run one scenario alone and print it"
+        "--only",
+        choices=["noop", "startup", "threads", "workflow"],
+        help="run one scenario alone and print it",
     )
-    parser.add_argument("--jobs", type=int, default=10_000, help="no-op jobs per system with --only noop")
+    parser.add_argument(
+        "--jobs", type=int, help="with --only noop, no-op jobs per system (10,000); with workflow, chat jobs"
+    )
     args, rest = parser.parse_known_args()
-    if rest and args.only != "threads":
+    if rest and args.only not in ("threads", "workflow"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    if args.only == "threads":
-        threads.main(rest)
+    standalone = {"threads": threads.main, "workflow": workflow.main}
+    if args.only in standalone:
+        standalone[args.only]([*rest, *(["--jobs", str(args.jobs)] if args.jobs else [])])
         return
     scale = 10 if args.quick else 1
     if args.only:
@@ -157,7 +162,7 @@ def main() -> None:
             try:
                 # The no-op jobs never reach MongoDB: an address nothing answers on is enough.
                 stack = Stack(redis_server.url, "mongodb://127.0.0.1:9/bench", Path(tmp) / "logs")
-                only(stack, args.only, args.jobs)
+                only(stack, args.only, args.jobs or 10_000)
             finally:
                 redis_server.stop()
         return

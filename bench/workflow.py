@@ -5,7 +5,8 @@ by the AI latency. Latency is measured at light load (a steady rate well under c
 start, from RQ's own timestamps, and enqueue to webhook received. On a shared machine the CPU each
 process spends per job says where the gap to the ideal goes, so it is measured too, per process.
 
-``python -m bench.workflow`` runs this scenario alone, on its own servers (``--jobs``, ``--concurrency``).
+``nox -s bench -- --only workflow`` (or ``python -m bench.workflow``) runs this scenario alone, on its own
+servers (``--jobs``, ``--concurrency``, ``--light-jobs``), and prints its results as JSON.
 """
 
 import argparse
@@ -172,12 +173,12 @@ def run(
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench.workflow", description=__doc__)
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--light-jobs", type=int, default=100)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="fraiday-bench-") as tmp:
         work = Path(tmp)
         (work / "logs").mkdir()
