@@ -144,7 +144,7 @@ def main() -> None:
         help="run one scenario alone and print it",
     )
     parser.add_argument(
-        "--jobs", type=int, help="with --only noop, no-op jobs per system (10,000); with workflow, chat jobs"
+        "--jobs", type=int, help="--only noop: no-op jobs per system (10,000); threads, workflow: their jobs"
     )
     args, rest = parser.parse_known_args()
     if rest and args.only not in ("threads", "workflow"):
