@@ -293,3 +293,25 @@ def test_with_job_threads_retries_dead_letters_poison_refusal_metrics_and_worker
     assert (
         sample(metrics, "fraiday_tasks_total", task_type="test:ai", queue="events", outcome="succeeded") == 4
     )
+
+
+def test_a_slot_whose_threads_are_all_busy_past_the_heartbeat_ttl_stays_live(
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The main thread heartbeats while it waits for a free job thread, so long jobs in every thread
+    never make the slot look hung to /livez (stale after the idle wait plus 15 s: 18 s in tests)."""
+    client = TaskClient(redis_conn, REGISTRY)
+    keys = ["long-0", "long-1"]
+    for key in keys:
+        client.enqueue("test:sleep", {"key": key, "seconds": 22.0})
+    port = free_port()
+    args = [*worker_args(threads=2), "--metrics-port", str(port)]
+    with fraiday(args, env, tmp_path / "worker.log") as worker:
+        wait_for(lambda: all_started(redis_conn, keys), 10, what="both threads busy")
+        started = max(at for key in keys for _, at in starts(redis_conn, key))
+        wait_for(lambda: time.time() - started > 19, 25, interval=0.5, what="past the heartbeat TTL")
+        live = requests.get(f"http://127.0.0.1:{port}/livez", timeout=5)
+        assert redis_conn.hget(EFFECTS, "long-0") is None  # still running
+        assert live.status_code == 200, live.text
+        assert live.json()["stale"] == []
+        worker.stop(signal.SIGTERM, timeout=30)
