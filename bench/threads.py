@@ -3,7 +3,8 @@
 An LLM-bound queue waits seconds per job; the question is what running 100 of them at once costs in
 memory, and whether threads keep up with processes. Every job is queued up front; throughput runs from
 the first AI request to the last job done, against the ideal of 100 / 2 s = 50 jobs/s; PSS is the
-largest of the worker's process tree sampled every second while the jobs run.
+largest of the worker's process tree sampled every second while the jobs run; CPU is the tree's, start-up
+included, divided by the jobs.
 
 ``python -m bench.threads`` (or ``nox -s bench -- --only threads``) runs it alone and updates
 results.json's ``threads`` entry.
@@ -19,6 +20,7 @@ from typing import Any
 
 from bench.ai_jobs import COUNTER, QUEUE, REGISTRY
 from bench.common import ROOT, Stack, fraiday, spawn, stop, wait_until
+from bench.costs import tree_cpu_seconds
 from fraiday_cli.tasks.client import TaskClient
 from tests.harness.memory import process_tree, pss_mib
 from tests.harness.redis_server import RedisServer
@@ -60,6 +62,7 @@ def run_layout(stack: Stack, slots: int, threads: int, jobs: int) -> dict[str, A
             done_at = wait_until(lambda: int(conn.get(COUNTER) or 0) >= jobs, 600, interval=0.05)
             ready = time.monotonic() - started
             processes = len(process_tree(worker.pid))
+            cpu_seconds = tree_cpu_seconds(worker.pid)
         finally:
             sampling.set()
             sampler.join()
@@ -75,6 +78,7 @@ def run_layout(stack: Stack, slots: int, threads: int, jobs: int) -> dict[str, A
         "jobs_per_second": round(rate, 1),
         "share_of_ideal": round(rate / ideal, 3),
         "pss_mib": max(samples, default=0.0),
+        "worker_cpu_ms_per_job": round(cpu_seconds / jobs * 1000, 2),
         "start_to_last_job_s": round(ready, 1),
     }
 
@@ -91,14 +95,14 @@ def run(stack: Stack, jobs: int = 2000) -> dict[str, Any]:
 def table(results: dict[str, Any]) -> str:
     lines = [
         f"| {results['at_once']} AI calls of {results['ai_seconds']:g} s at once | processes "
-        f"| jobs/s (ideal {results['ideal_jobs_per_second']:g}) | PSS |",
-        "|---|---|---|---|",
+        f"| jobs/s (ideal {results['ideal_jobs_per_second']:g}) | PSS | worker CPU ms / job |",
+        "|---|---|---|---|---|",
     ]
     for e in results["layouts"]:
         layout = f"--concurrency {e['slots']}" + (f" --threads {e['threads']}" if e["threads"] > 1 else "")
         lines.append(
             f"| `{layout}` | {e['processes']} | {e['jobs_per_second']} ({e['share_of_ideal']:.0%}) "
-            f"| {e['pss_mib']} MiB |"
+            f"| {e['pss_mib']} MiB | {e['worker_cpu_ms_per_job']} |"
         )
     return "\n".join(lines)
 

@@ -17,7 +17,9 @@ class built_once(Generic[T]):  # noqa: N801 - used as a decorator, named like ca
         self.build = build
         self.name = build.__name__
         self.__doc__ = build.__doc__
-        self._lock = threading.Lock()
+        # Re-entrant, as 3.11's was: the server's gevent greenlets share one thread and a lock made before
+        # gevent patches threading; one waiting on a plain lock its neighbour holds would block them all.
+        self._lock = threading.RLock()
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
