@@ -8,8 +8,9 @@ their headers a byte at a time, cost a greenlet each instead of one of a few thr
 (2 processes of 8 threads) 32 such slow clients, or 200 idle ones, kept ``/ping`` from answering at all;
 with gevent it answers in milliseconds (tests/server/test_gunicorn_edges.py). Gevent's worker also reads
 each request head under the keep-alive timeout, so a connection that has not sent a whole request head
-within ``keepalive`` seconds is closed, idle or slow alike. Production still belongs behind an ingress
-or proxy that buffers requests (README, "Running in production").
+within ``keepalive`` seconds of its accept is closed, idle or slow alike (a reset, not an end-of-file,
+when bytes arrived as the timer fired: the worker closes without reading them). Production still
+belongs behind an ingress or proxy that buffers requests (README, "Running in production").
 """
 
 from dataclasses import dataclass
