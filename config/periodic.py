@@ -6,11 +6,14 @@ scheduler checks each entry's type and payload against the registry when it star
 
 from typing import Annotated, Any
 
-from croniter import croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 
 def _cron(expression: str) -> str:
+    # Imported only when an entry is checked: croniter runs `file` on the interpreter as it loads (its
+    # 32-bit check calls platform.architecture()), about 0.1 s of every process that reads settings.
+    from croniter import croniter
+
     if not croniter.is_valid(expression):
         raise ValueError(
             f"{expression!r} is not a cron expression (5 fields, or 6 with seconds last: '*/10 * * * * 30')"

@@ -15,7 +15,6 @@ from fraiday_cli.commands.common import (
     stop_on_signals,
 )
 from fraiday_cli.connections import redis_client
-from fraiday_cli.scheduler.periodic import PeriodicScheduler
 from fraiday_cli.tasks.client import TaskClient
 from handlers.errors import PermanentError
 
@@ -24,6 +23,10 @@ log = logging.getLogger("fraiday.scheduler")
 
 def scheduler(registry: RegistryOption = DEFAULT_REGISTRY) -> None:
     """Run the periodic-task scheduler (at most one is active; others stand by)."""
+    # Here, not at the top: croniter runs `file` on the interpreter as it loads (about 0.1 s), and every
+    # other command (the worker's start-up among them) imports this module to build the CLI.
+    from fraiday_cli.scheduler.periodic import PeriodicScheduler
+
     settings = start()
     tasks = load_registry(settings, registry)
     for entry in settings.periodic_tasks:
