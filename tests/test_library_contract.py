@@ -13,7 +13,9 @@ over the attribute RQ's dequeue reads: weighting and pausing), ``dequeue_job_and
 ``get_heartbeat_ttl``, ``heartbeat``, ``set_state`` (reads ``_state``), ``handle_execution_ended``,
 ``execute_job`` (RQ's ``SimpleWorker.execute_job`` plus a lease), ``_install_signal_handlers`` (sets
 ``_stop_requested``), ``handle_job_failure`` (calls ``cleanup_execution``), ``push_exc_handler``,
-``max_connection_wait_time``, ``queue_class``; ``InterruptibleDeathPenalty(UnixSignalDeathPenalty)``.
+``max_connection_wait_time``, ``queue_class``, ``job_class``;
+``InterruptibleDeathPenalty(UnixSignalDeathPenalty)``.
+RQ job (fraiday_cli/worker/slot_job.py, ``SlotJob(Job)``): ``perform`` (RQ's, without its PERSIST).
 RQ queue (fraiday_cli/tasks/task_queue.py, ``TaskQueue(Queue)``): ``schedule_job`` (retries and delayed
 tasks pass through it).
 RQ worker with job threads (fraiday_cli/worker/job_threads.py, ``ThreadedSlotWorker(SlotWorker)``):
@@ -66,6 +68,7 @@ from fraiday_cli.worker.job_threads import JobThreadWorker, ThreadedSlotWorker
 from fraiday_cli.worker.pool import SlotPool
 from fraiday_cli.worker.recovery import EXECUTION_KEY
 from fraiday_cli.worker.slot import InterruptibleDeathPenalty, SlotPolicy, SlotWorker
+from fraiday_cli.worker.slot_job import SlotJob
 from fraiday_cli.worker.thread_timeouts import ThreadDeathPenalty
 from handlers.wire_format import CALLBACK_FIELDS, JOB_KEY_PREFIX, SERIALIZER
 from tests.support.tasks import REGISTRY
@@ -78,6 +81,7 @@ OWN_METHODS: dict[type, set[str]] = {
     SlotPool: {"_maintenance_connection", "_signal_all", "slot_ttl", "slots", "run", "_note_early_stop"},
     InterruptibleDeathPenalty: set(),
     TaskQueue: set(),
+    SlotJob: set(),
     ThreadedSlotWorker: {"_interrupt"},
     JobThreadWorker: set(),
     ThreadDeathPenalty: {"strike", "_leave"},
@@ -92,6 +96,7 @@ LIBRARY_BASE = {
     SlotPool: WorkerPool,
     InterruptibleDeathPenalty: UnixSignalDeathPenalty,
     TaskQueue: Queue,
+    SlotJob: Job,
     ThreadedSlotWorker: SimpleWorker,
     JobThreadWorker: SimpleWorker,
     ThreadDeathPenalty: BaseDeathPenalty,
@@ -220,10 +225,26 @@ def test_a_slot_starts_a_job_with_rqs_own_writes_in_one_transaction() -> None:
         "pipeline.execute",
     ]
     rq_first_as_worker = [name.replace("worker.", "self.") for name in rq_first[:-1]]
-    expected = [*rq_first_as_worker, *rq_second[:-1], "pipeline.hset", "pipeline.execute"]
+    expected = [*rq_first_as_worker, *rq_second[:-1], "pipeline.persist", "pipeline.hset", "pipeline.execute"]
     assert pipeline_writes(SlotWorker.prepare_execution) == expected
     assert pipeline_writes(SlotWorker.prepare_job_execution) == []
     assert "Execution.create" in inspect.getsource(SlotWorker.prepare_execution)
+
+
+def test_a_slots_job_performs_as_rqs_but_for_the_persist_sent_with_its_start() -> None:
+    def body(function: Callable[..., Any]) -> list[str]:
+        lines = [line.strip() for line in inspect.getsource(function).splitlines()[1:]]
+        code, in_docstring = [], False
+        for line in lines:
+            if line.startswith('"""'):
+                in_docstring = not (in_docstring or (line.endswith('"""') and len(line) > 3))
+                continue
+            if line and not in_docstring and not line.startswith("#"):
+                code.append(line)
+        return code
+
+    assert body(Job.perform) == ["self.connection.persist(self.key)", *body(SlotJob.perform)]
+    assert SlotWorker.job_class is SlotJob
 
 
 def test_a_slot_records_a_success_with_rqs_own_writes_but_the_dependents_check() -> None:

@@ -36,6 +36,7 @@ from fraiday_cli.tasks.pausing import paused_queues
 from fraiday_cli.tasks.task_queue import TaskQueue
 from fraiday_cli.worker.lease import LeaseKeeper
 from fraiday_cli.worker.queue_order import strict_order, weighted_order, weights_for
+from fraiday_cli.worker.slot_job import SlotJob
 from handlers.errors import PermanentError
 from handlers.metrics import POISON_JOBS
 from handlers.wire_format import (
@@ -130,6 +131,7 @@ class InterruptibleDeathPenalty(UnixSignalDeathPenalty):
 class SlotWorker(SimpleWorker):
     death_penalty_class: type[BaseDeathPenalty] = InterruptibleDeathPenalty
     queue_class = TaskQueue
+    job_class = SlotJob
 
     def __init__(
         self, queues: Sequence[str] | Sequence[Queue], *args: Any, policy: SlotPolicy, **kwargs: Any
@@ -241,7 +243,8 @@ class SlotWorker(SimpleWorker):
     def prepare_execution(self, job: Job) -> Execution:
         """A job's start in one transaction: RQ writes it in two (the execution record and the worker's
         state here, then the job's status, heartbeats and current job in ``prepare_job_execution``), and
-        the dispatcher wrote the attempt counter in a third. The writes are RQ's own, in its order
+        the dispatcher wrote the attempt counter in a third, and ``Job.perform`` its PERSIST of the job's
+        hash in a fourth (:class:`SlotJob` leaves it out). The writes are RQ's own, in its order
         (tests/test_library_contract.py compares them with RQ's); the job always leaves RQ's intermediate
         list, which RQ only does for a one-queue worker, as a slot with paused queues pops through it too.
         """
@@ -257,6 +260,7 @@ class SlotWorker(SimpleWorker):
             job.heartbeat(now(), heartbeat_ttl, pipeline=pipeline)
             job.prepare_for_execution(self.name, pipeline=pipeline)
             pipeline.lrem(queue.intermediate_queue_key, 1, job.id)
+            pipeline.persist(job.key)  # RQ's Job.perform sends it on its own: SlotJob's does not
             if isinstance(max_attempts, int):  # else the dispatcher counts it, with its task type's default
                 job.meta[ATTEMPTS_META] = attempt_number(max_attempts, job.retries_left)
                 pipeline.hset(job.key, "meta", job.serializer.dumps(job.meta))
