@@ -16,6 +16,7 @@ their queues, so ``fraiday queues`` counts slots, each running up to T jobs.
 import logging
 import threading
 from collections.abc import Sequence
+from contextlib import suppress
 from queue import Empty, SimpleQueue
 from types import FrameType
 from typing import Any
@@ -116,7 +117,10 @@ class ThreadedSlotWorker(SlotWorker):
             try:
                 self._next = self._free.get(timeout=HEARTBEAT_EVERY_SECONDS)
             except Empty:
-                self.heartbeat()  # every thread busy: the slot itself is alive
+                # Every thread busy: the slot itself is alive. Redis gone: the dequeue that follows, once a
+                # thread is free, reports it and waits for it as a one-thread slot does.
+                with suppress(redis.RedisError):
+                    self.heartbeat()
         return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
@@ -137,4 +141,9 @@ class ThreadedSlotWorker(SlotWorker):
         for job_thread in self.job_threads:
             while job_thread.thread.is_alive():
                 job_thread.thread.join(JOIN_POLL_SECONDS)
-        super().teardown()
+        try:
+            super().teardown()
+        except redis.RedisError as error:
+            # A slot leaving in an outage (the pool starts another, which waits for Redis): RQ's
+            # registration expires by itself, a traceback would say nothing more.
+            log.warning("slot %s stopped without Redis to deregister from: %s", self.name, error)

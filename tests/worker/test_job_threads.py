@@ -21,6 +21,7 @@ from rq.serializers import JSONSerializer
 from config import Settings
 from fraiday_cli.tasks.client import TaskClient
 from tests.harness.process import free_port
+from tests.harness.redis_server import RedisServer
 from tests.observability.test_operations import sample
 from tests.processes import FRAIDAY, TEST_REGISTRY, fraiday, settled, wait_for
 from tests.support.http_stub import Answer, HttpStub, http_stub
@@ -315,3 +316,40 @@ def test_a_slot_whose_threads_are_all_busy_past_the_heartbeat_ttl_stays_live(
         assert live.status_code == 200, live.text
         assert live.json()["stale"] == []
         worker.stop(signal.SIGTERM, timeout=30)
+
+
+def test_a_threaded_worker_rides_out_a_redis_outage_while_every_thread_is_busy(
+    settings: Settings, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Every job ends done (a job whose outcome could not be written is recovered and runs again: at
+    least once), and the worker takes new jobs once Redis is back."""
+    own = RedisServer(tmp_path / "redis")
+    own.start()
+    try:
+        conn = redis.Redis.from_url(own.url)
+        keys = [f"busy-{i}" for i in range(3)]
+        tasks = [TaskClient(conn, REGISTRY).enqueue("test:ai", {"key": key}) for key in keys]
+        with http_stub() as slow_ai:
+            slow_ai.script(SYNC_PATH, Answer(200, {"job_id": "j", "status": "queued"}, delay=3))
+            outage_env = {**env, "REDIS_URL": own.url, "AI_SERVICE_URL": slow_ai.url}
+            with fraiday(worker_args(threads=3), outage_env, tmp_path / "worker.log") as worker:
+                wait_for(lambda: len(slow_ai.to(SYNC_PATH)) == 3, 15, what="every thread busy")
+                own.stop()
+                # Down until every job thread has failed to record its job's outcome.
+                wait_for(
+                    lambda: worker.output().count("lost Redis while running") == 3, 15, what="outcomes lost"
+                )
+                own.start()
+                conn = redis.Redis.from_url(own.url)
+                after = TaskClient(conn, REGISTRY).enqueue("test:ai", {"key": "after"})
+                wait_for(lambda: status(conn, after.task_id) == "finished", 30, what="a job after the outage")
+                wait_for(
+                    lambda: all(status(conn, task.task_id) == "finished" for task in tasks),
+                    30,
+                    what="every job done",
+                )
+                assert worker.stop(signal.SIGTERM, timeout=20) == 0
+        assert all(int(conn.hget(EFFECTS, key) or 0) >= 1 for key in keys)
+        assert "Traceback" not in worker.output()
+    finally:
+        own.stop()
