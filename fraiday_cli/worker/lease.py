@@ -6,10 +6,14 @@ here, a SIGKILLed slot's job expires within ``ttl`` seconds and the next registr
 
 One thread per slot serves every job it runs (a thread started and joined per job cost more CPU than a
 no-op job's own work); :meth:`LeaseKeeper.hold` returns only once no renewal of its job is in flight.
+
+A lease runs ``ttl`` seconds from its renewal to the fraction: RQ's own registry scores are whole seconds
+rounded down, which made a 3 s lease last anywhere from 2 to 3 s.
 """
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -71,4 +75,20 @@ class LeaseKeeper:
             self.worker.heartbeat(self.ttl + 60, pipeline=pipeline)
             if execution is not None:
                 execution.heartbeat(job.started_job_registry, self.ttl, pipeline=pipeline)
+                self._extend(pipeline, job, execution)
             pipeline.execute()
+
+    def keep(self, job: Job, execution: Any) -> bool:
+        """Whether ``execution`` still holds ``job``, extending its lease by a whole ``ttl`` in the same
+        transaction if so: the sweep takes a job only by removing its entry, so the job cannot be handed
+        to another attempt while the holder writes its outcome (short of a stall longer than ``ttl``)."""
+        with self.worker.connection.pipeline() as pipeline:
+            self._extend(pipeline, job, execution)
+            pipeline.zscore(job.started_job_registry.key, execution.composite_key)
+            *_, score = pipeline.execute()
+        return score is not None
+
+    def _extend(self, pipeline: Any, job: Job, execution: Any) -> None:
+        pipeline.zadd(
+            job.started_job_registry.key, {execution.composite_key: time.time() + self.ttl}, xx=True
+        )

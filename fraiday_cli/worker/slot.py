@@ -37,6 +37,7 @@ from fraiday_cli.tasks.task_queue import TaskQueue
 from fraiday_cli.worker.lease import LeaseKeeper
 from fraiday_cli.worker.queue_order import strict_order, weighted_order, weights_for
 from fraiday_cli.worker.slot_job import SlotJob
+from fraiday_cli.worker.start_claim import StartClaim
 from handlers.errors import PermanentError
 from handlers.metrics import POISON_JOBS
 from handlers.wire_format import (
@@ -151,6 +152,7 @@ class SlotWorker(SimpleWorker):
         self._heartbeat_sent_at = 0.0
         self._suspension_checked_at = 0.0
         self._lease = LeaseKeeper(self, policy.lease_seconds)
+        self._claim_start = StartClaim(self.connection)
 
     @property
     def _ordered_queues(self) -> list[Queue]:
@@ -322,6 +324,8 @@ class SlotWorker(SimpleWorker):
         self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
+        if not self._claim_start(job, queue):
+            return
         self.prepare_execution(job)
         with self._lease.hold(job):
             self.perform_job(job, queue)
@@ -349,10 +353,11 @@ class SlotWorker(SimpleWorker):
     def lease_lost(self, job: Job) -> bool:
         """Whether this attempt's entry left the started registry while it ran: its lease expired (a slot
         frozen by SIGSTOP or a long pause) and a sweep gave the job to another attempt. Renewals never
-        re-add it, so the entry being gone is final."""
+        re-add it, so the entry being gone is final; an entry still there, even past its expiry, is
+        extended in the same step, so no sweep takes the job while the outcome is written."""
         if self.execution is None:
             return False
-        return self.connection.zscore(job.started_job_registry.key, self.execution.composite_key) is None
+        return not self._lease.keep(job, self.execution)
 
     def _give_up_attempt(self, job: Job, outcome: str) -> None:
         """A lost attempt's outcome is stale: writing it would mark the recovered attempt finished, or
