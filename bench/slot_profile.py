@@ -13,10 +13,8 @@ import pstats
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import redis
-from redis.connection import AbstractConnection
 
 from bench.jobs import COUNTER, QUEUE, REGISTRY
 from config import load_settings
@@ -25,27 +23,7 @@ from fraiday_cli.worker.slot import SlotPolicy, SlotWorker
 from handlers import runtime
 from handlers.wire_format import SERIALIZER
 from tests.harness.redis_server import RedisServer
-
-
-class RoundTrips:
-    """Counts what redis-py sends: one send per command, or per pipeline."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._send = AbstractConnection.send_packed_command
-
-    def __enter__(self) -> "RoundTrips":
-        send = self._send
-
-        def counted(connection: AbstractConnection, *args: Any, **kwargs: Any) -> None:
-            self.count += 1
-            send(connection, *args, **kwargs)
-
-        AbstractConnection.send_packed_command = counted  # type: ignore[method-assign,assignment]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        AbstractConnection.send_packed_command = self._send  # type: ignore[method-assign]
+from tests.support.round_trips import RoundTrips
 
 
 def commands(conn: redis.Redis) -> dict[str, int]:

@@ -231,20 +231,37 @@ def test_a_slot_starts_a_job_with_rqs_own_writes_in_one_transaction() -> None:
     assert "Execution.create" in inspect.getsource(SlotWorker.prepare_execution)
 
 
-def test_a_slots_job_performs_as_rqs_but_for_the_persist_sent_with_its_start() -> None:
-    def body(function: Callable[..., Any]) -> list[str]:
-        lines = [line.strip() for line in inspect.getsource(function).splitlines()[1:]]
-        code, in_docstring = [], False
-        for line in lines:
-            if line.startswith('"""'):
-                in_docstring = not (in_docstring or (line.endswith('"""') and len(line) > 3))
-                continue
-            if line and not in_docstring and not line.startswith("#"):
-                code.append(line)
-        return code
+def body(function: Callable[..., Any]) -> list[str]:
+    """A function's statements as written, one per line, without its docstring and comments."""
+    code, in_docstring = [], False
+    for line in (line.strip() for line in inspect.getsource(function).splitlines()[1:]):
+        if line.startswith('"""'):
+            in_docstring = not (in_docstring or (line.endswith('"""') and len(line) > 3))
+            continue
+        if line and not in_docstring and not line.startswith("#"):
+            code.append(line)
+    return code
 
+
+def test_a_slots_job_performs_as_rqs_but_for_the_persist_sent_with_its_start() -> None:
     assert body(Job.perform) == ["self.connection.persist(self.key)", *body(SlotJob.perform)]
     assert SlotWorker.job_class is SlotJob
+
+
+def test_a_slots_job_loads_as_rqs_with_the_paused_set_in_the_same_round_trip() -> None:
+    assert body(Job.refresh) == [
+        "data = self.connection.hgetall(self.key)",
+        "if not data:",
+        "raise NoSuchJobError(f'No such job: {self.key}')",
+        "self.restore(data)",
+    ]
+    assert body(SlotJob.refresh)[-3:] == [
+        "if not data:",
+        'raise NoSuchJobError(f"No such job: {self.key}")',
+        "self.restore(data)",
+    ]
+    assert "job.refresh()" in inspect.getsource(Job.fetch)
+    assert "job_cls.fetch(job_id" in inspect.getsource(Queue.dequeue_any)
 
 
 def test_a_slot_records_a_success_with_rqs_own_writes_but_the_dependents_check() -> None:
@@ -268,7 +285,8 @@ def test_a_slot_records_a_success_with_rqs_own_writes_but_the_dependents_check()
         "pipeline.execute",
     ]
     ours = [name for name in rq_writes if name not in dependents_and_repeats]
-    assert pipeline_writes(SlotWorker.handle_job_success) == ours
+    # ... and the paused set the next dequeue reads, as the transaction's last command.
+    assert pipeline_writes(SlotWorker.handle_job_success) == [*ours[:-1], "pipeline.smembers", ours[-1]]
     assert "self.handle_job_success(job=job, queue=queue, started_job_registry=started_job_registry)" in (
         inspect.getsource(BaseWorker.perform_job)
     )

@@ -9,7 +9,7 @@ new workers never run a queue's jobs side by side.
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import redis
@@ -32,7 +32,12 @@ def resume(connection: redis.Redis, queue: str) -> bool:
 
 
 def paused_queues(connection: redis.Redis) -> set[str]:
-    return {m.decode() if isinstance(m, bytes) else str(m) for m in connection.smembers(PAUSED_KEY)}
+    return paused_names(connection.smembers(PAUSED_KEY))
+
+
+def paused_names(members: Iterable[bytes | str]) -> set[str]:
+    """The queue names of a read of ``PAUSED_KEY`` (a worker sends it with other commands)."""
+    return {m.decode() if isinstance(m, bytes) else str(m) for m in members}
 
 
 def running_jobs(connection: redis.Redis, queue: str) -> int:

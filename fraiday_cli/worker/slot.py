@@ -32,7 +32,7 @@ from rq.worker import SimpleWorker, WorkerStatus
 
 from config.redaction import Redactor
 from fraiday_cli.tasks.dead_letters import dead_letter
-from fraiday_cli.tasks.pausing import paused_queues
+from fraiday_cli.tasks.pausing import PAUSED_KEY, paused_names, paused_queues
 from fraiday_cli.tasks.task_queue import TaskQueue
 from fraiday_cli.worker.lease import LeaseKeeper
 from fraiday_cli.worker.queue_order import strict_order, weighted_order, weights_for
@@ -149,6 +149,7 @@ class SlotWorker(SimpleWorker):
         self.push_exc_handler(self._classify_failure)
         self._idle_queue = Queue(IDLE_QUEUE, connection=self.connection, serializer=self.serializer)
         self._paused_read: set[str] | None = None
+        self._paused_after_job: set[str] | None = None
         self._heartbeat_sent_at = 0.0
         self._suspension_checked_at = 0.0
         self._lease = LeaseKeeper(self, policy.lease_seconds)
@@ -189,7 +190,8 @@ class SlotWorker(SimpleWorker):
         idle_until = None if max_idle_time is None else time.monotonic() + max_idle_time
         while True:
             wait = timeout
-            self._paused_read = paused_queues(self.connection)
+            known, self._paused_after_job = self._paused_after_job, None
+            self._paused_read = known if known is not None else paused_queues(self.connection)
             if timeout is not None and any(q.name in self._paused_read for q in self.queues):
                 wait = PAUSED_POLL_SECONDS  # type: ignore[assignment]  # Redis takes fractional seconds
             try:
@@ -208,7 +210,8 @@ class SlotWorker(SimpleWorker):
                     return None
                 continue
             job, queue = result
-            if queue.name in paused_queues(self.connection):
+            paused = getattr(job, "paused_at_load", None)  # read with the job's hash (SlotJob)
+            if queue.name in (paused if paused is not None else paused_queues(self.connection)):
                 self._put_back(job, queue)
                 continue
             poison = loaded_poison_reason(job, queue.name)
@@ -375,7 +378,8 @@ class SlotWorker(SimpleWorker):
         """RQ's success bookkeeping in one transaction. RQ first WATCHes and reads the set of jobs that
         depend on this one (two more round trips) to enqueue them; a fraiday job has none, since the task
         client never passes ``depends_on`` and a job that is not fraiday's is refused unrun. A repeating
-        job (also never fraiday's) keeps RQ's own path."""
+        job (also never fraiday's) keeps RQ's own path. The paused set the next dequeue reads goes out in
+        the same transaction, as the job's last write."""
         if self.lease_lost(job):
             self._give_up_attempt(job, "succeeded")
             return
@@ -398,7 +402,11 @@ class SlotWorker(SimpleWorker):
                 )
             job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
             self.cleanup_execution(job, pipeline=pipeline)
-            pipeline.execute()
+            if self._taking_stop_signals:  # a worker that dequeues next (a job thread's does not)
+                pipeline.smembers(PAUSED_KEY)
+            results = pipeline.execute()
+        if self._taking_stop_signals:
+            self._paused_after_job = paused_names(results[-1])
 
     def handle_job_failure(
         self, job: Job, queue: Queue, started_job_registry: Any = None, exc_string: str = ""

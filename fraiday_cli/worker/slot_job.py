@@ -1,18 +1,37 @@
-"""The job class a slot runs: RQ's ``Job``, whose ``perform`` leaves the PERSIST of the job's hash to the
-slot.
+"""The job class a slot runs: RQ's ``Job``, with two round trips of its own folded into others.
 
 RQ's ``Job.perform`` removes any expiry from the job's hash before running it, so a job enqueued with a
 TTL cannot vanish while it runs: a round trip of its own, every job. A slot sends the same PERSIST in the
-transaction that starts the job (``SlotWorker.prepare_execution``), just before; the rest of ``perform``
-is RQ's, line for line (tests/test_library_contract.py compares them).
+transaction that starts the job (``SlotWorker.prepare_execution``), just before.
+
+A slot checks, right after popping a job, whether its queue was paused meanwhile (it then puts the job
+back): the job's load sends that read of the paused set in its own round trip, right after the pop as
+before. ``refresh`` and ``perform`` are otherwise RQ's, line for line (tests/test_library_contract.py
+compares them).
 """
 
 from typing import Any
 
+from rq.exceptions import NoSuchJobError
 from rq.job import Job, _job_stack
+
+from fraiday_cli.tasks.pausing import PAUSED_KEY, paused_names
 
 
 class SlotJob(Job):
+    paused_at_load: set[str] | None = None
+    """The paused queues, read with the job's hash; None until the job is loaded."""
+
+    def refresh(self) -> None:
+        with self.connection.pipeline(transaction=False) as pipeline:
+            pipeline.hgetall(self.key)
+            pipeline.smembers(PAUSED_KEY)
+            data, paused = pipeline.execute()
+        self.paused_at_load = paused_names(paused)
+        if not data:
+            raise NoSuchJobError(f"No such job: {self.key}")
+        self.restore(data)
+
     def perform(self) -> Any:
         _job_stack.push(self)
         try:
