@@ -77,6 +77,8 @@ class JobThread:
 
 
 class ThreadedSlotWorker(SlotWorker):
+    """A slot's main thread when it has job threads: it dequeues, signals and heartbeats; they run jobs."""
+
     def __init__(
         self,
         queues: Sequence[str] | Sequence[Queue],
