@@ -15,7 +15,7 @@ import pymongo
 from config import Settings
 from config.redaction import Redactor
 from handlers.services.ai_client import AIClient
-from handlers.services.built_once import built_once
+from handlers.services.built_once import built_once, built_once_sharing
 from handlers.services.database import Database
 from handlers.services.destinations import DestinationPolicy
 from handlers.services.http import pooled_session
@@ -49,7 +49,7 @@ class Services:
             socket_timeout_ms=self.mongo_socket_timeout_ms,
         )
 
-    @built_once
+    @built_once_sharing(pymongo.errors.PyMongoError)
     def db(self) -> Database:
         """The stores, with their indexes ensured once per process (a failure is retried on next use)."""
         database = Database(self.mongo[self.settings.mongodb_database])

@@ -95,6 +95,13 @@ def mongo_write(payload: MongoPayload, services: Services, task: TaskContext) ->
     return {"pid": os.getpid()}
 
 
+def stores(payload: CountPayload, services: Services, task: TaskContext) -> None:
+    """Reaches the database stores, as every chat job does first: their indexes are ensured once."""
+    _redis(services).rpush(STARTED + payload.key, f"{os.getpid()}:{time.time()}")
+    services.db  # noqa: B018 - built on first use
+    _redis(services).hincrby(EFFECTS, payload.key, 1)
+
+
 def _spec(
     name: str,
     queue: str,
@@ -134,4 +141,6 @@ REGISTRY = Registry([
     _spec("test:flaky_sync", "semantic_layer", FlakyPayload, flaky, attempts=3),
     _spec("test:unique", "semantic_layer", SleepPayload, sleep, unique_fields=("key",)),
     _spec("test:mongo", "events", MongoPayload, mongo_write),
+    _spec("test:stores", "events", CountPayload, stores, attempts=1),
+    _spec("test:mongo_timeout", "events", MongoPayload, mongo_write, attempts=1, timeout=2),
 ])  # fmt: skip

@@ -25,6 +25,7 @@ from tests.harness.redis_server import RedisServer
 from tests.observability.test_operations import sample
 from tests.processes import FRAIDAY, TEST_REGISTRY, fraiday, settled, wait_for
 from tests.support.http_stub import Answer, HttpStub, http_stub
+from tests.support.mongo_staller import mongo_staller
 from tests.support.tasks import ATTEMPTS, EFFECTS, REGISTRY, STARTED, THREADS
 from tests.worker.test_poison_jobs import json_data, plant
 
@@ -353,3 +354,50 @@ def test_a_threaded_worker_rides_out_a_redis_outage_while_every_thread_is_busy(
         assert "Traceback" not in worker.output()
     finally:
         own.stop()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_job_waiting_on_a_hung_mongodb_is_stopped_at_its_timeout(
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path, threads: int
+) -> None:
+    """The worker's MongoDB client has no socket timeout of its own (the job's timeout bounds it): a
+    job thread, which no signal reaches, must still get its insert stopped at the job's 2 s, as SIGALRM
+    stops it in a one-thread slot, and its thread must take the next job."""
+    with mongo_staller(env["MONGODB_URI"]) as staller:
+        stalling_env = {**env, "MONGODB_URI": staller.uri(env["MONGODB_URI"])}
+        client = TaskClient(redis_conn, REGISTRY)
+        with fraiday(worker_args(threads=threads), stalling_env, tmp_path / "worker.log") as worker:
+            warm = client.enqueue("test:mongo", {"key": "warm"})  # the client connected, the server known
+            wait_for(lambda: status(redis_conn, warm.task_id) == "finished", 20, what="a first insert")
+            staller.stall_inserts()
+            hung = client.enqueue("test:mongo_timeout", {"key": "hung"})
+            wait_for(lambda: staller.swallowed >= 1, 10, what="the insert sent to a hung server")
+            swallowed_at = time.monotonic()
+            wait_for(lambda: status(redis_conn, hung.task_id) == "failed", 15, what="the hung job stopped")
+            assert time.monotonic() - swallowed_at < 2 + 3
+            after = client.enqueue("test:count", {"key": "after"})
+            wait_for(lambda: status(redis_conn, after.task_id) == "finished", 10, what="the next job")
+            assert worker.stop(signal.SIGTERM, timeout=15) == 0
+    job = Job.fetch(hung.task_id, connection=redis_conn, serializer=JSONSerializer)
+    assert "Task exceeded maximum timeout value (2 seconds)" in (job.latest_result().exc_string or "")
+
+
+def test_with_mongodb_unreachable_every_thread_s_job_fails_in_one_server_selection(
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The stores are built once per slot under a lock; with MongoDB down, each build fails after the
+    server selection timeout (5 s). The threads waiting for that build share its failure instead of
+    each trying in turn behind the lock: T jobs fail in about 5 s, not 5 s x T."""
+    down_env = {**env, "MONGODB_URI": f"mongodb://127.0.0.1:{free_port()}/down"}
+    client = TaskClient(redis_conn, REGISTRY)
+    tasks = [client.enqueue("test:stores", {"key": f"s-{i}"}) for i in range(4)]
+    with fraiday(worker_args(threads=4), down_env, tmp_path / "worker.log") as worker:
+        wait_for(lambda: all_started(redis_conn, [f"s-{i}" for i in range(4)]), 15, what="four jobs running")
+        started = time.monotonic()
+        wait_for(lambda: all(status(redis_conn, t.task_id) == "failed" for t in tasks), 40, what="all failed")
+        assert time.monotonic() - started < 5 + 4
+        assert worker.stop(signal.SIGTERM, timeout=15) == 0
+    for task in tasks:
+        job = Job.fetch(task.task_id, connection=redis_conn, serializer=JSONSerializer)
+        assert "ServerSelectionTimeoutError" in (job.latest_result().exc_string or "")
+    assert effects(redis_conn) == {}
