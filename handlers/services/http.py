@@ -7,6 +7,7 @@ followed by callers: a webhook that redirects to the metadata service must not g
 
 import os
 import urllib.request
+from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 
 import requests
@@ -26,6 +27,9 @@ def pooled_session(pool_size: int = 10, adapter_class: type[HTTPAdapter] = HTTPA
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = f"fraiday/{VERSION}"
+    # No cookie is ever kept: the session serves every job of a slot, for every client, and a cookie a
+    # receiver sets for one client's webhook would go out with the next client's webhook to that host.
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     if not urllib.request.getproxies() and not _netrc_exists():
         _read_environment_once(session)
     return session

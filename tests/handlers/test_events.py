@@ -103,3 +103,19 @@ def test_internal_destinations_are_refused_without_the_allowlist(
     assert "loopback, private, link-local or reserved" in record["last_error"]
     assert stub.requests == []
     strict.close()
+
+
+def test_a_cookie_one_client_s_receiver_sets_is_never_sent_with_another_client_s_webhook(
+    services: Services, stub: HttpStub
+) -> None:
+    """Every job of a slot (and every job thread) shares one HTTP session: a cookie jar in it would carry
+    the session a receiver opened for one client to the webhooks of every other client on that host."""
+    subs = services.db.subscriptions
+    subs.create("acme", stub.script("/acme", Answer(200, set_cookie="session=acme-secret; Path=/")), ["*"])
+    subs.create("globex", stub.script("/globex", Answer(200)), ["*"])
+    process_event(EVENT, services, attempt(1))
+    other = EVENT.model_copy(update={"event_id": "evt-1002", "client_id": "globex"})
+    process_event(other, services, attempt(1))
+    assert len(stub.to("/acme")) == len(stub.to("/globex")) == 1
+    received = stub.to("/globex")[0].headers
+    assert "Cookie" not in received and "cookie" not in received

@@ -18,6 +18,8 @@ class Answer:
     delay: float = 0.0
     echo: str | None = None
     """A request header whose line is appended to the body (a careless service echoing credentials)."""
+    set_cookie: str | None = None
+    """A ``Set-Cookie`` header the answer carries (a receiver starting a session)."""
 
     def encoded(self, headers: dict[str, str] | None = None) -> bytes:
         if isinstance(self.body, dict | list):
@@ -93,6 +95,8 @@ def _handler(stub_ref: list[HttpStub]) -> type[BaseHTTPRequestHandler]:
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
+                if answer.set_cookie is not None:
+                    self.send_header("Set-Cookie", answer.set_cookie)
                 self.end_headers()
                 self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
