@@ -37,6 +37,8 @@ if ! flock -n 9; then
   exit 1
 fi
 if $reset; then
+  # As root, PostgreSQL's data lives outside $state (the postgres user cannot enter it): remove it too.
+  if [ -x .venv/bin/python ]; then .venv/bin/python -m tests.harness.mongo_server --dir "$state/mongo" --remove-data; fi
   find "$state" -mindepth 1 -maxdepth 1 ! -name lock -exec rm -rf {} +
   say "deleted local data and logs in $state"
 fi

@@ -66,6 +66,19 @@ def answers(uri: str) -> bool:
         client.close()
 
 
+def postgres_data_dir(workdir: Path) -> Path:
+    """As root, the cluster lives where the postgres user can reach it, keyed by `workdir`.
+
+    Test temp directories (and a checkout under /root) are closed to other users, so the data goes
+    to /var/tmp, under a name derived from `workdir` so a restart finds the same data. Whoever keeps it
+    (run-local.sh) removes it with ``--remove-data``: deleting `workdir` leaves it behind.
+    """
+    if os.geteuid() != 0:
+        return workdir / "postgresql"
+    key = hashlib.sha256(str(workdir.resolve()).encode()).hexdigest()[:12]
+    return Path("/var/tmp") / f"fraiday-postgresql-{key}"
+
+
 class PostgresServer(ServerProcess):
     """A throwaway PostgreSQL cluster on a free loopback port, trusting local connections."""
 
@@ -74,7 +87,7 @@ class PostgresServer(ServerProcess):
         self.port = free_port()
         self.as_root = os.geteuid() == 0
         self.user = POSTGRES_USER_WHEN_ROOT if self.as_root else pwd.getpwuid(os.geteuid()).pw_name
-        self.data = self._data_dir(workdir)
+        self.data = postgres_data_dir(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         argv = [
             *self._as_user(), str(bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
@@ -88,17 +101,6 @@ class PostgresServer(ServerProcess):
             "-c", "plan_cache_mode=force_custom_plan",
         ]  # fmt: skip
         super().__init__("postgresql", argv, workdir / "postgresql.log", self._answers)
-
-    def _data_dir(self, workdir: Path) -> Path:
-        """As root, the cluster lives where the postgres user can reach it, keyed by `workdir`.
-
-        Test temp directories (and a checkout under /root) are closed to other users, so the data goes
-        to /var/tmp, under a name derived from `workdir` so a restart finds the same data.
-        """
-        if not self.as_root:
-            return workdir / "postgresql"
-        key = hashlib.sha256(str(workdir.resolve()).encode()).hexdigest()[:12]
-        return Path("/var/tmp") / f"fraiday-postgresql-{key}"
 
     def _as_user(self) -> list[str]:
         return ["runuser", "-u", self.user, "--"] if self.as_root else []
@@ -206,8 +208,16 @@ class FerretDBServer(ServerProcess):
 def main() -> None:
     parser = argparse.ArgumentParser(description="Serve FerretDB on PostgreSQL until interrupted.")
     parser.add_argument("--dir", type=Path, required=True, help="state and logs (data is kept)")
-    parser.add_argument("--port", type=int, required=True, help="MongoDB-wire port on 127.0.0.1")
+    parser.add_argument("--port", type=int, help="MongoDB-wire port on 127.0.0.1")
+    parser.add_argument(
+        "--remove-data", action="store_true", help="delete the data kept for --dir, then exit"
+    )
     args = parser.parse_args()
+    if args.remove_data:
+        shutil.rmtree(postgres_data_dir(args.dir), ignore_errors=True)
+        return
+    if args.port is None:
+        parser.error("--port is required to serve")
     server = FerretDBServer(args.dir, port=args.port, keep_data=True)
     stopping = False
 

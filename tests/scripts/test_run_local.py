@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.mongo_server import postgres_data_dir
 from tests.support.local_stack import BANNER, LocalStack
 
 
@@ -50,3 +51,19 @@ def test_a_second_run_on_the_same_state_is_refused(stack: LocalStack, tmp_path: 
         in stack.output
     )
     assert "  server 12345" in stack.output
+
+
+def test_reset_deletes_the_mongodb_data_wherever_it_is_kept(stack: LocalStack, tmp_path: Path) -> None:
+    """As root PostgreSQL keeps its data outside the state directory; --reset left it, so the "deleted"
+    MongoDB data was back at the next start (and every test run left 40 MB in /var/tmp)."""
+    kept = postgres_data_dir(tmp_path / "mongo")
+    kept.mkdir(parents=True)
+    (kept / "from-an-earlier-run").write_text("")
+    with socket.socket() as taken:  # the server cannot start: the run ends right after the reset
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        stack.env["PORT"] = str(taken.getsockname()[1])
+        stack.argv = ["./scripts/run-local.sh", "--reset"]
+        assert stack.run_to_exit() == 1, stack.output
+    assert f"run-local: deleted local data and logs in {tmp_path}" in stack.output
+    assert not (kept / "from-an-earlier-run").exists()

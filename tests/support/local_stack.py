@@ -5,12 +5,15 @@ every descendant seen while it runs is recorded, and after the stop each must be
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.harness.mongo_server import postgres_data_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 BANNER = "fraiday is running"
@@ -118,7 +121,7 @@ class LocalStack:
         return {pid: line for pid, line in self.seen.items() if command_line(pid) == line}
 
     def kill_everything(self) -> None:
-        """After a failed test: nothing of the stack may outlive it."""
+        """After a test: nothing of the stack may outlive it, nor its data."""
         if self.process is not None and self.process.poll() is None:
             self.record()
             os.killpg(self.process.pid, signal.SIGKILL)
@@ -129,3 +132,6 @@ class LocalStack:
                 continue
         if self.process is not None:
             self.process.wait(10)
+        state = self.env.get("FRAIDAY_LOCAL_STATE")
+        if state is not None:  # run-local keeps MongoDB's data; as root some of it outside the state dir
+            shutil.rmtree(postgres_data_dir(Path(state) / "mongo"), ignore_errors=True)
