@@ -8,20 +8,17 @@ network path that drops packets without a reset.
 
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
+from tests.support.tcp_proxy import TcpProxy, running
+
 
 @dataclass
-class MongoStaller:
-    upstream: tuple[str, int]
-    port: int = 0
+class MongoStaller(TcpProxy):
     swallowed: int = 0
     _stalled: threading.Event = field(default_factory=threading.Event)
-    _listener: socket.socket | None = None
-    _sockets: list[socket.socket] = field(default_factory=list)
 
     def uri(self, upstream_uri: str) -> str:
         parts = urlsplit(upstream_uri)
@@ -32,29 +29,9 @@ class MongoStaller:
     def stall_inserts(self) -> None:
         self._stalled.set()
 
-    def start(self) -> None:
-        listener = socket.create_server(("127.0.0.1", 0))
-        self.port = listener.getsockname()[1]
-        self._listener = listener
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def close(self) -> None:
-        for sock in [self._listener, *self._sockets]:
-            if sock is not None:
-                with suppress(OSError):
-                    sock.close()
-
-    def _accept(self) -> None:
-        assert self._listener is not None
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(self.upstream)
-            self._sockets += [client, server]
-            threading.Thread(target=self._pipe, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client, False), daemon=True).start()
+    def relay(self, client: socket.socket, server: socket.socket) -> None:
+        threading.Thread(target=self._pipe, args=(client, server, True), daemon=True).start()
+        threading.Thread(target=self._pipe, args=(server, client, False), daemon=True).start()
 
     def _pipe(self, source: socket.socket, target: socket.socket, from_client: bool) -> None:
         with suppress(OSError):
@@ -65,12 +42,6 @@ class MongoStaller:
                 target.sendall(data)
 
 
-@contextmanager
-def mongo_staller(upstream_uri: str) -> Iterator[MongoStaller]:
+def mongo_staller(upstream_uri: str) -> AbstractContextManager[MongoStaller]:
     parts = urlsplit(upstream_uri)
-    staller = MongoStaller((parts.hostname or "127.0.0.1", parts.port or 27017))
-    staller.start()
-    try:
-        yield staller
-    finally:
-        staller.close()
+    return running(MongoStaller((parts.hostname or "127.0.0.1", parts.port or 27017)))

@@ -7,22 +7,19 @@ reading the job. Redis has moved the id out of its queue; the worker never learn
 
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
+
+from tests.support.tcp_proxy import TcpProxy, running
 
 POP_COMMANDS = (b"BLPOP", b"BLMOVE")
 NIL_REPLIES = (b"*-1", b"$-1", b"_")
 
 
 @dataclass
-class PopCutter:
-    upstream_port: int
-    port: int = 0
+class PopCutter(TcpProxy):
     cuts: int = 0
     _armed: threading.Event = field(default_factory=threading.Event)
-    _listener: socket.socket | None = None
-    _sockets: list[socket.socket] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -31,30 +28,10 @@ class PopCutter:
     def cut_next_pop(self) -> None:
         self._armed.set()
 
-    def start(self) -> None:
-        listener = socket.create_server(("127.0.0.1", 0))
-        self.port = listener.getsockname()[1]
-        self._listener = listener
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def close(self) -> None:
-        for sock in [self._listener, *self._sockets]:
-            if sock is not None:
-                with suppress(OSError):
-                    sock.close()
-
-    def _accept(self) -> None:
-        assert self._listener is not None
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(("127.0.0.1", self.upstream_port))
-            self._sockets += [client, server]
-            popping = threading.Event()
-            threading.Thread(target=self._to_redis, args=(client, server, popping), daemon=True).start()
-            threading.Thread(target=self._to_client, args=(server, client, popping), daemon=True).start()
+    def relay(self, client: socket.socket, server: socket.socket) -> None:
+        popping = threading.Event()
+        threading.Thread(target=self._to_redis, args=(client, server, popping), daemon=True).start()
+        threading.Thread(target=self._to_client, args=(server, client, popping), daemon=True).start()
 
     def _to_redis(self, client: socket.socket, server: socket.socket, popping: threading.Event) -> None:
         while data := _recv(client):
@@ -91,11 +68,5 @@ def _close(*sockets: socket.socket) -> None:
             sock.close()
 
 
-@contextmanager
-def pop_cutter(upstream_port: int) -> Iterator[PopCutter]:
-    cutter = PopCutter(upstream_port)
-    cutter.start()
-    try:
-        yield cutter
-    finally:
-        cutter.close()
+def pop_cutter(upstream_port: int) -> AbstractContextManager[PopCutter]:
+    return running(PopCutter(("127.0.0.1", upstream_port)))
