@@ -38,10 +38,7 @@ MAX_THREADS = 100
 
 def parse_threads(text: str) -> int:
     """One line and exit 2 for a bad value (click's own error for an int option is three lines)."""
-    try:
-        threads = int(text)
-    except ValueError:
-        threads = 0
+    threads = int(text) if text.isascii() and text.isdigit() else 0  # int() also takes "1_0", "+5", " 5"
     if not 1 <= threads <= MAX_THREADS:
         fail(f"--threads must be a whole number from 1 to {MAX_THREADS}, got {text!r}")
     return threads

@@ -233,7 +233,7 @@ def test_a_job_ending_its_thread_does_not_stop_the_others(
     assert "SystemExit" in (job.latest_result().exc_string or "")
 
 
-@pytest.mark.parametrize("value", ["0", "101", "many", "-2"])
+@pytest.mark.parametrize("value", ["0", "101", "many", "-2", "1_0", "+5"])
 def test_a_bad_thread_count_is_one_line_and_exit_2(env: dict[str, str], value: str) -> None:
     result = subprocess.run(
         [*FRAIDAY, "worker", "--threads", value, "--registry", TEST_REGISTRY],
