@@ -64,10 +64,9 @@ return 1
 
 REQUEUE_ORPHAN = """
 -- KEYS: job hash, queue list, intermediate list, started registry
--- ARGV: job id, enqueued_at, the status and enqueued_at it was first seen orphaned with
-local status = redis.call('HGET', KEYS[1], 'status')
-if status ~= 'queued' and status ~= 'started' then return 0 end
-if status ~= ARGV[3] or (redis.call('HGET', KEYS[1], 'enqueued_at') or '') ~= ARGV[4] then return 0 end
+-- ARGV: job id, enqueued_at, the status (queued or started) and enqueued_at it was first seen orphaned with
+local state = redis.call('HMGET', KEYS[1], 'status', 'enqueued_at')
+if state[1] ~= ARGV[3] or (state[2] or '') ~= ARGV[4] then return 0 end
 if redis.call('LPOS', KEYS[2], ARGV[1]) then return 0 end
 local prefix = ARGV[1] .. ':'
 for _, entry in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
