@@ -6,7 +6,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.charts.chart import of_kind, render, validate
+from tests.charts.chart import of_kind, refusal, render, validate
 
 # The parts of KEDA's ScaledObject CRD (keda.sh/v1alpha1) the chart fills in: trigger metadata is a map
 # of strings (a number there is refused by the API server), counts are integers.
@@ -143,3 +143,26 @@ def test_egress_follows_redis_and_an_explicit_ai_port(tmp_path: Path) -> None:
 def test_ingress_opens_every_worker_metrics_port(tmp_path: Path) -> None:
     values = {"defaultWorkers": {"semanticLayer": {"metricsPort": 9200}}}
     assert ingress_ports(policy(tmp_path, values)) == {8080, 9100, 9200}
+
+
+@pytest.mark.parametrize(
+    ("bridge", "variable"),
+    [("asynqBridge", "ASYNQ_REDIS_URL"), ("celeryBridge", "CELERY_BROKER_URL")],
+)
+def test_egress_reaches_a_bridge_broker_on_another_port(tmp_path: Path, bridge: str, variable: str) -> None:
+    """The Go service's (or Celery's) Redis may not be fraiday's: the bridge must still reach it."""
+    values = {bridge: {"enabled": True}, "env": {variable: "redis://old-redis.internal:6390/0"}}
+    assert egress_ports(policy(tmp_path, values)) == {53, 6379, 27017, 443, 6390}
+    # A bridge that is off needs no way out.
+    values[bridge]["enabled"] = False
+    assert egress_ports(policy(tmp_path, values)) == {53, 6379, 27017, 443}
+
+
+def test_keda_refuses_a_password_it_cannot_read_from_redis_url(tmp_path: Path) -> None:
+    """KEDA's redis scaler reads no URL: a password inside REDIS_URL would leave it unauthenticated."""
+    values = keda_with({"REDIS_URL": "redis://:s3cret@redis.internal:6379/0"})
+    message = refusal(tmp_path, values)
+    assert "KEDA cannot read the password inside env.REDIS_URL" in message
+    assert "REDIS_PASSWORD" in message and "s3cret" not in message
+    # Without KEDA the same values render: fraiday itself reads the URL.
+    render(tmp_path, {"env": values["env"]})
