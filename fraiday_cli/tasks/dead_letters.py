@@ -19,6 +19,7 @@ from rq.results import Result
 from rq.utils import utcformat
 
 from fraiday_cli.tasks.client import FAILURE_TTL_SECONDS
+from fraiday_cli.tasks.job_loading import Unloadable, load_job
 from handlers.wire_format import MAX_ATTEMPTS_META, SERIALIZER, read_poison_reason
 
 
@@ -55,14 +56,14 @@ def requeue_failed(
                 outcome.refused[task_id] = str(poison)
                 continue
             try:
-                job = Job.fetch(task_id, connection=connection, serializer=SERIALIZER)
+                job = load_job(connection, task_id)
                 attempts = int(job.meta.get(MAX_ATTEMPTS_META, 1))
                 job.retries_left = attempts - 1 if attempts > 1 else None
                 job.save(include_meta=False)
                 failed.requeue(job)
             except (NoSuchJobError, InvalidJobOperation):
                 continue
-            except (ValueError, TypeError) as error:  # a stored field RQ or we cannot read
+            except (Unloadable, ValueError, TypeError) as error:  # a stored field RQ or we cannot read
                 outcome.refused[task_id] = f"unreadable job: {error}"
                 continue
             outcome.requeued.append(task_id)

@@ -18,8 +18,9 @@ from rq.job import Job, JobStatus
 from rq.results import Result
 
 from fraiday_cli.tasks.client import TASK_ID_PATTERN
+from fraiday_cli.tasks.job_loading import Unloadable, load_job
 from fraiday_cli.tasks.status import STATUS, Task, as_utc, describe, read_task
-from handlers.wire_format import SERIALIZER, read_poison_reason
+from handlers.wire_format import read_poison_reason
 
 UNDECODABLE = (ValueError, TypeError, ValidationError, zlib.error)
 """What decoding a planted field raises: bad JSON, base64, zlib or dates, or JSON of the wrong shape."""
@@ -38,10 +39,6 @@ class JobDetails:
     """Why this hash is not a fraiday job, or None when it is one."""
     loadable: bool = True
     """False for a hash RQ cannot load at all: it is shown, but no action can take hold of it."""
-
-
-class Unloadable(Exception):
-    """A job hash with a field RQ cannot parse (a status, a date): written by hand, never by RQ."""
 
 
 def _latest_error(job: Job) -> str | None:
@@ -83,15 +80,14 @@ def details(job: Job, connection: redis.Redis) -> JobDetails:
 
 
 def fetch(connection: redis.Redis, task_id: str) -> Job | None:
-    """The job with this id, read with the JSON serializer; None when there is none."""
+    """The job with this id, read with the JSON serializer; None when there is none, :class:`Unloadable`
+    when RQ cannot load its hash."""
     if not TASK_ID_PATTERN.fullmatch(task_id):
         return None
     try:
-        return Job.fetch(task_id, connection=connection, serializer=SERIALIZER)
+        return load_job(connection, task_id)
     except NoSuchJobError:
         return None
-    except (*UNDECODABLE, KeyError) as error:
-        raise Unloadable(f"{type(error).__name__}: {error}") from None
 
 
 def read(connection: redis.Redis, task_id: str) -> JobDetails | None:

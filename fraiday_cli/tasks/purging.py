@@ -8,6 +8,7 @@ from rq.job import Job
 from rq.results import Result
 
 from fraiday_cli.tasks.inspection import REGISTRIES, stored_time
+from fraiday_cli.tasks.job_loading import Unloadable, load_job
 from fraiday_cli.tasks.task_queue import queue_for
 from handlers.wire_format import SERIALIZER
 
@@ -31,10 +32,10 @@ def purge_ended_jobs(connection: redis.Redis, queue: str, state: str, older_than
         if ended is not None and ended >= cutoff:
             continue
         try:
-            registry.remove(Job.fetch(job_id, connection=connection, serializer=SERIALIZER), delete_job=True)
+            registry.remove(load_job(connection, job_id), delete_job=True)
         except NoSuchJobError:
             registry.remove(job_id)
-        except (ValueError, TypeError, KeyError):  # a hash RQ cannot load, written by hand: delete it as is
+        except Unloadable:  # written by hand: delete it as is
             with connection.pipeline() as pipeline:
                 pipeline.zrem(registry.key, job_id)
                 pipeline.delete(Job.key_for(job_id), Result.get_key(job_id))

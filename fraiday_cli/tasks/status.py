@@ -10,6 +10,7 @@ from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from rq.results import Result
 
+from fraiday_cli.tasks.job_loading import Unloadable, load_job
 from handlers.wire_format import ATTEMPTS_META, MAX_ATTEMPTS_META, SERIALIZER, TASK_TYPE_META
 
 
@@ -86,17 +87,17 @@ def read_task(connection: redis.Redis, task_id: str) -> Task | None:
     """The task with this id as callers see it, or None when there is none. A job hash RQ cannot load
     (written into Redis by hand) is a task that can never run, not an error of the reader."""
     try:
-        job = Job.fetch(task_id, connection=connection, serializer=SERIALIZER)
+        job = load_job(connection, task_id)
     except NoSuchJobError:
         return None
-    except (ValueError, TypeError, KeyError) as error:  # a field RQ cannot parse: a status, a date
+    except Unloadable as error:
         origin = connection.hget(Job.key_for(task_id), "origin")
         queue = origin.decode(errors="replace") if isinstance(origin, bytes) else str(origin or "")
         return unreadable(task_id, queue, error)
     return describe(job, connection)
 
 
-def unreadable(task_id: str, queue: str, error: Exception) -> Task:
+def unreadable(task_id: str, queue: str, error: Unloadable) -> Task:
     """A job hash RQ cannot load (planted by hand): listed with the reason, since it can never run."""
     return Task(
         task_id=task_id,
@@ -108,5 +109,5 @@ def unreadable(task_id: str, queue: str, error: Exception) -> Task:
         enqueued_at=None,
         started_at=None,
         ended_at=None,
-        last_error=f"unreadable job: {type(error).__name__}: {str(error)[:200]}",
+        last_error=f"unreadable job: {str(error)[:200]}",
     )

@@ -280,6 +280,31 @@ def test_a_queue_headed_by_a_missing_or_garbled_hash_still_shows(
     assert api.get("/dashboard/", headers=BASIC).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"timeout": "abc"},  # RQ asserts it is a str after int() fails: an AssertionError
+        {"retry_intervals": "not json"},
+        {"dependency_ids": "{"},
+        {"last_heartbeat": "never"},
+    ],
+)
+def test_a_hash_failing_rq_in_any_way_is_shown_unreadable_by_the_api_and_the_pages(
+    api: FlaskClient, redis_conn: redis.Redis, field: dict[str, str]
+) -> None:
+    data = zlib.compress(json.dumps(["handlers.dispatch.run_task", None, ["event:process", {}], {}]).encode())
+    fields: dict[str, str | bytes] = {"data": data, "origin": "events", "status": "failed", **field}
+    redis_conn.hset("rq:job:odd", mapping=fields)
+    redis_conn.zadd("rq:failed:events", {"odd": 9e9})
+    task = api.get("/api/v1/tasks/odd", headers=AUTH)
+    assert task.status_code == 200, task.data
+    assert task.json["status"] == "failed" and task.json["last_error"].startswith("unreadable job: ")
+    assert_page(api.get("/dashboard/jobs/odd", headers=BASIC), 200, "RQ cannot load its hash")
+    assert_page(api.get("/dashboard/queues/events/jobs/failed", headers=BASIC), 200, "odd")
+    refused = api.post("/dashboard/jobs/odd/requeue", data={"csrf_token": token(api)}, headers=BASIC)
+    assert_page(refused, 409, "odd cannot be changed here")
+
+
 def test_a_secret_in_a_stored_error_is_masked_on_the_pages(api: FlaskClient, redis_conn: redis.Redis) -> None:
     task_id = post_event(api)
     dead_letter(redis_conn, task_id, f"Traceback\nAIServiceRejected: 401: echoed Bearer {API_KEY}")

@@ -134,7 +134,14 @@ def test_pickled_data_or_meta_and_unreadable_jobs_never_run(
         created_at="yesterday",
         enqueued_at="yesterday",
     )
-    poison = {"pickled-data", "pickled-meta", "meta-not-object", "bad-status", "bad-dates"}
+    plant(  # RQ fails this one with an AssertionError, not a ValueError
+        redis_conn,
+        "bad-timeout",
+        "events",
+        data=json_data(DISPATCHER, ["test:count", {"key": "bad-timeout"}]),
+        timeout="soon",
+    )
+    poison = {"pickled-data", "pickled-meta", "meta-not-object", "bad-status", "bad-dates", "bad-timeout"}
     # Before any worker: listing the pending jobs shows them, it does not crash on them.
     pending = runner.invoke(app, ["jobs", "--queue", "events", "--state", "pending", "--json"])
     assert pending.exit_code == 0, pending.output
@@ -154,11 +161,12 @@ def test_pickled_data_or_meta_and_unreadable_jobs_never_run(
     assert "meta is not a JSON object" in errors["meta-not-object"]
     assert "ValueError" in errors["bad-status"]
     assert errors["bad-dates"].startswith("unreadable job: ValueError")
+    assert errors["bad-timeout"].startswith("unreadable job: AssertionError")
     counts = {
         reason: sample(metrics, "fraiday_poison_jobs_total", queue="events", reason=reason)
         for reason in ("data", "meta", "unreadable")
     }
-    assert counts == {"data": 1, "meta": 2, "unreadable": 2}
+    assert counts == {"data": 1, "meta": 2, "unreadable": 3}
     assert "Traceback" not in (tmp_path / "worker.log").read_text()
     for command in (["queues"], ["purge", "--queue", "events", "--state", "failed", "--older-than", "0s"]):
         result = runner.invoke(app, command)
@@ -178,10 +186,15 @@ def test_requeue_all_requeues_the_good_jobs_and_reports_the_corrupt_one(
         # What rq-dashboard's Requeue did to a job: its meta re-saved as a pickle.
         corrupt = good[0].task_id
         redis_conn.hset(f"rq:job:{corrupt}", "meta", pickle_running(f"touch {tmp_path / 'x'}"))
+        # And a hash RQ cannot load at all (its timeout is not a number), ahead of the good one.
+        plant(redis_conn, "unloadable", "events", data=json_data(DISPATCHER, ["test:count", {}]), timeout="x")
+        redis_conn.lrem("rq:queue:events", 1, "unloadable")
+        redis_conn.zadd("rq:failed:events", {"unloadable": time.time() + 3600})
         result = fraiday_command(env, "requeue", "--queue", "events", "--all")
         assert result.returncode == 1
         assert result.stdout.split() == [good[1].task_id]
         assert f"not requeued {corrupt}: not a fraiday job" in result.stderr
+        assert "not requeued unloadable: unreadable job: AssertionError" in result.stderr
         assert "Traceback" not in result.stderr
         wait_for(lambda: redis_conn.llen(ATTEMPTS + "good-1") >= 4, 30, what="the requeued job to run again")
         w.stop(signal.SIGTERM)

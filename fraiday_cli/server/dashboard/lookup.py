@@ -6,6 +6,7 @@ from fraiday_cli.server.dashboard.blueprint import PageError
 from fraiday_cli.server.resources import resources
 from fraiday_cli.tasks import job_details, queue_names
 from fraiday_cli.tasks.inspection import JOB_STATES
+from fraiday_cli.tasks.job_loading import Unloadable
 
 
 def known_queues() -> list[str]:
@@ -36,7 +37,7 @@ def state_or_404(state: str) -> str:
 def job_or_404(task_id: str) -> Job:
     try:
         job = job_details.fetch(resources().redis, task_id)
-    except job_details.Unloadable as exc:
+    except Unloadable as exc:
         raise PageError(409, f"{task_id} cannot be changed here: {job_details.UNLOADABLE} ({exc}).") from None
     if job is None:
         raise PageError(404, f"There is no job {task_id!r} (it may have ended and expired).")

@@ -1,0 +1,30 @@
+"""Loading a job hash with RQ, when anyone who can write to Redis may have written it.
+
+RQ's ``Job.restore`` parses each field it finds and fails the way that field's parser does: a
+``ValueError`` for a date, a ``KeyError`` for a missing key, an ``AssertionError`` for a ``timeout`` that
+is not a number, and whatever a later RQ adds. Every reader (``fraiday jobs``, ``requeue``, ``purge``, the
+API's task status, the dashboard) must show such a hash as unreadable rather than crash on it, so they all
+load through :func:`load_job`, which turns any failure but "no such job" and a Redis error into one
+exception.
+"""
+
+import redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from handlers.wire_format import SERIALIZER
+
+
+class Unloadable(Exception):
+    """A job hash RQ cannot load (a field it cannot parse): written by hand, never by RQ."""
+
+
+def load_job(connection: redis.Redis, job_id: str) -> Job:
+    """The job, read with the JSON serializer; ``NoSuchJobError`` when there is none, :class:`Unloadable`
+    when its hash cannot be loaded."""
+    try:
+        return Job.fetch(job_id, connection=connection, serializer=SERIALIZER)
+    except (NoSuchJobError, redis.RedisError):
+        raise
+    except Exception as error:  # any field RQ fails to parse, in any way it fails
+        raise Unloadable(f"{type(error).__name__}: {error}") from None
