@@ -7,15 +7,19 @@ The inventory of what fraiday overrides or reads:
 RQ worker (fraiday_cli/worker/slot.py, ``SlotWorker(SimpleWorker)``): ``_ordered_queues`` (a property
 over the attribute RQ's dequeue reads: weighting and pausing), ``dequeue_job_and_maintain_ttl``,
 ``prepare_execution`` and ``prepare_job_execution`` (RQ's two start-of-job transactions written as one),
-``handle_job_success`` (RQ's success transaction without its dependents check), ``cleanup_execution``
+``handle_job_success`` (RQ's success transaction without its dependents check; calls ``job._handle_success``),
+``cleanup_execution``
 (adds the worker's state to every outcome's transaction), ``run_maintenance_tasks`` (with
 ``last_cleaned_at``), ``reorder_queues``,
 ``get_heartbeat_ttl``, ``heartbeat``, ``set_state`` (reads ``_state``), ``handle_execution_ended``,
 ``execute_job`` (RQ's ``SimpleWorker.execute_job`` plus a lease), ``_install_signal_handlers`` (sets
-``_stop_requested``), ``handle_job_failure`` (calls ``cleanup_execution``), ``push_exc_handler``,
-``max_connection_wait_time``, ``queue_class``, ``job_class``;
-``InterruptibleDeathPenalty(UnixSignalDeathPenalty)``.
-RQ job (fraiday_cli/worker/slot_job.py, ``SlotJob(Job)``): ``perform`` (RQ's, without its PERSIST).
+``_stop_requested``), ``handle_job_failure`` (calls ``cleanup_execution``), ``check_for_suspension``
+(read at most once a second), ``push_exc_handler``, ``max_connection_wait_time``, ``queue_class``,
+``job_class``, ``death_penalty_class``: ``InterruptibleDeathPenalty(UnixSignalDeathPenalty)``
+(``setup_death_penalty``/``cancel_death_penalty``, which RQ's ``__enter__``/``__exit__`` call).
+RQ job (fraiday_cli/worker/slot_job.py, ``SlotJob(Job)``): ``perform`` (RQ's, without its PERSIST; uses
+``rq.job._job_stack``) and ``refresh`` (RQ's, with the paused set in the same round trip).
+RQ's job hash fields ``*_callback_name`` (handlers/wire_format.py refuses a job that names one).
 RQ queue (fraiday_cli/tasks/task_queue.py, ``TaskQueue(Queue)``): ``schedule_job`` (retries and delayed
 tasks pass through it).
 RQ worker with job threads (fraiday_cli/worker/job_threads.py, ``ThreadedSlotWorker(SlotWorker)``):
@@ -26,15 +30,18 @@ RQ worker with job threads (fraiday_cli/worker/job_threads.py, ``ThreadedSlotWor
 entered by ``perform_job`` around ``job.perform()``.
 RQ pool (fraiday_cli/worker/pool.py, ``SlotPool(WorkerPool)``): ``check_workers``,
 ``get_worker_process`` (rebuilds the client with ``rq.connections.parse_connection``),
-``request_stop``, ``all_workers_have_stopped`` (reads ``worker_dict``), ``_install_signal_handlers``,
-``start_worker``.
+``request_stop`` (the pool's SIGINT and SIGTERM handler), ``all_workers_have_stopped`` (reads
+``worker_dict``; the stopping loop's check), ``_install_signal_handlers``, ``start_worker``; reads
+``status``.
 RQ storage: key prefixes, the started registry's entries, executions, the scheduler lock.
-gunicorn (fraiday_cli/server): ``Logger.setup``/``access``, ``Arbiter.handle_int``/``handle_term``,
+gunicorn (fraiday_cli/server): ``Logger.setup``/``access``, ``Arbiter.handle_int`` (found by the
+signal's name)/``handle_term``,
 ``BaseApplication.load_config``/``load``, ``util.write_error`` (replaced) and the errors it parses.
 """
 
 import ast
 import inspect
+import signal
 import textwrap
 from collections.abc import Callable
 from typing import Any
@@ -151,6 +158,7 @@ def test_every_override_matches_a_library_method_of_the_same_parameters(cls: typ
         (BaseWorker.__init__, ["self._ordered_queues = self.queues[:]"]),
         (BaseWorker.work, ["self._install_signal_handlers()", "self.run_maintenance_tasks()"]),
         (BaseWorker.work, ["self.dequeue_job_and_maintain_ttl(", "self.execute_job("]),
+        (BaseWorker.work, ["self.check_for_suspension(burst)"]),
         (BaseWorker.dequeue_job_and_maintain_ttl, ["self._ordered_queues", "self.max_connection_wait_time"]),
         (BaseWorker.dequeue_job_and_maintain_ttl, ["idle_time_left <= 0"]),
         (BaseWorker.perform_job, ["self.prepare_job_execution(job, remove_from_intermediate_queue)"]),
@@ -162,6 +170,9 @@ def test_every_override_matches_a_library_method_of_the_same_parameters(cls: typ
         (BaseWorker._shutdown, ["if self.get_state() == WorkerStatus.BUSY:", "raise StopRequested()"]),
         (BaseWorker.__init__, ["if prepare_for_work:", "self._set_ip_address(connection)"]),
         (BaseDeathPenalty.__enter__, ["self.setup_death_penalty()"]),
+        (BaseDeathPenalty.__exit__, ["self.cancel_death_penalty()"]),
+        (BaseWorker.perform_job, ["self.handle_execution_ended(job, queue, job.success_callback_timeout)"]),
+        (BaseWorker.perform_job, ["self.handle_execution_ended(job, queue, job.failure_callback_timeout)"]),
         (SimpleWorker.execute_job, ["self.prepare_execution(job)", "self.perform_job(job, queue)"]),
         (Queue.dequeue_any, ["e.job_id = job_id", "cls.lmove(", "cls.lpop("]),
         (BaseWorker.__init__, ["self.queue_class("]),
@@ -169,6 +180,17 @@ def test_every_override_matches_a_library_method_of_the_same_parameters(cls: typ
         (RQScheduler.acquire_locks, ["self.get_locking_key(name)"]),
         (WorkerPool.start, ["self._install_signal_handlers()", "self.check_workers("]),
         (WorkerPool.start_worker, ["self.get_worker_process("]),
+        (WorkerPool.start, ["if self.all_workers_have_stopped():"]),
+        (
+            WorkerPool._install_signal_handlers,
+            [
+                "signal.signal(signal.SIGINT, self.request_stop)",
+                "signal.signal(signal.SIGTERM, self.request_stop)",
+            ],
+        ),
+        (BaseApplication.do_load_config, ["self.load_config()"]),
+        (BaseApplication.wsgi, ["self.callable = self.load()"]),
+        (Arbiter.run, ['getattr(self, "handle_%s" % signame, None)']),
         (Worker.handle_error, ["util.write_error("]),
         (Arbiter.handle_term, ["raise StopIteration"]),
     ],
@@ -329,6 +351,17 @@ def test_a_slot_has_the_attributes_it_reads_from_rq(redis_conn: redis.Redis) -> 
     worker = SlotWorker(["events"], connection=redis_conn, serializer=SERIALIZER, policy=SlotPolicy({}))
     for name in ("_stop_requested", "_state", "last_cleaned_at", "max_connection_wait_time"):
         assert hasattr(worker, name), f"RQ's worker no longer has {name}"
+
+
+def test_the_pool_has_the_attributes_it_reads_from_rq() -> None:
+    pool = WorkerPool(["events"], connection=redis.Redis(), num_workers=1)
+    assert pool.worker_dict == {}, "RQ's pool no longer keeps its slots in worker_dict"
+    assert pool.status == WorkerPool.Status.IDLE and WorkerPool.Status.STOPPED
+
+
+def test_gunicorn_hands_sigint_to_handle_int() -> None:
+    """``DrainingArbiter.handle_int`` is found by name from the signal's, as ``Arbiter.run`` shows above."""
+    assert Arbiter.SIG_NAMES[signal.SIGINT] == "int"
 
 
 def test_the_started_registry_holds_job_and_execution_with_the_lease_expiry_as_score(
