@@ -65,7 +65,7 @@ def go_tasks(built: Services) -> tuple[list[dict[str, Any]], str]:
     session = built.db.chat.create_session("acme")
     message = built.db.chat.add_user_message(session, "Where is my order?", suggestion_mode=False)
     event = {"client_id": "acme", "event_type": "order.created", "entity_type": "order", "payload": {}}
-    specs = [
+    specs: list[dict[str, Any]] = [
         {
             "type": "chat:workflow",
             "queue": "chat_workflow",
