@@ -24,7 +24,11 @@ def load_job(connection: redis.Redis, job_id: str) -> Job:
     when its hash cannot be loaded."""
     try:
         return Job.fetch(job_id, connection=connection, serializer=SERIALIZER)
-    except (NoSuchJobError, redis.RedisError):
+    except NoSuchJobError:
+        if connection.exists(Job.key_for(job_id)):  # RQ says the same of a hash without data
+            raise Unloadable("its hash has no data") from None
+        raise
+    except redis.RedisError:
         raise
     except Exception as error:  # any field RQ fails to parse, in any way it fails
         raise Unloadable(f"{type(error).__name__}: {error}") from None

@@ -12,9 +12,10 @@ Two ways a job can be left behind by a process that died:
   says ``queued`` (or ``started``) and is in no list and no registry. A scan (at most one per
   ``interval`` across all pools) finds such jobs; one still orphaned at a later scan, at least half an
   interval after it was first seen, is requeued (a healthy slot crosses the window in milliseconds). It
-  has not run, so no attempt is used. "Still" means in the same state: its status and ``enqueued_at``
-  unchanged since the first sighting. A job seen in one dequeue (or between reads of a scan) and met
-  again later in another dequeue is not stuck, and requeueing it would run it twice.
+  has not run, so no attempt is used; one that is not a fraiday job is failed unrun instead. "Still"
+  means in the same state: its status and ``enqueued_at`` unchanged since the first sighting. A job seen
+  in one dequeue (or between reads of a scan) and met again later in another dequeue is not stuck, and
+  requeueing it would run it twice.
 
 Each requeue is one Lua script that re-checks the job's state, so concurrent sweepers on many pools, a
 slot finishing the job meanwhile, or a sweeper killed halfway never lose or duplicate a queue entry.
@@ -31,7 +32,8 @@ from rq.registry import StartedJobRegistry
 
 from fraiday_cli.tasks.dead_letters import dead_letter
 from fraiday_cli.tasks.task_queue import queue_for
-from handlers.wire_format import JOB_KEY_PREFIX, SERIALIZER
+from handlers.metrics import POISON_JOBS
+from handlers.wire_format import JOB_KEY_PREFIX, SERIALIZER, read_poison_reason
 
 log = logging.getLogger("fraiday.worker")
 
@@ -195,6 +197,16 @@ class OrphanSweep:
                 yield _text(key)
 
     def _requeue_orphan(self, job_id: str, orphan: Orphan) -> bool:
+        poison = read_poison_reason(self.connection, job_id, orphan.origin)
+        if poison is not None:
+            # RQ's dequeue skips a hash without data as if it were gone, so put back it would be lost
+            # again at every scan; like any job that is not fraiday's, it is failed unrun.
+            with self.connection.pipeline() as pipeline:
+                dead_letter(self.connection, pipeline, orphan.origin, job_id, str(poison))
+                pipeline.execute()
+            POISON_JOBS.labels(orphan.origin, poison.kind).inc()
+            log.error("job %s on %s moved to the failed registry unrun: %s", job_id, orphan.origin, poison)
+            return False
         queue = queue_for(orphan.origin, self.connection)
         registry = queue.started_job_registry.key
         keys = [JOB_KEY_PREFIX + job_id, queue.key, queue.intermediate_queue_key, registry]

@@ -270,3 +270,21 @@ def test_a_job_naming_a_callback_never_runs(redis_conn: redis.Redis) -> None:
         plant(redis_conn, callback, "events", data=data, **{callback: "builtins.print"})
         assert slot.dequeue_job_and_maintain_ttl(1, max_idle_time=1) is None
         assert callback in failed_ids(redis_conn, "events")
+
+
+def test_a_job_hash_without_data_is_dead_lettered_not_put_back_forever(
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    """RQ's dequeue skips a hash without ``data`` as if the job were gone; the orphan sweep then finds a
+    queued job in no list and would put it back at every scan, warning each time, never failing it."""
+    plant(redis_conn, "no-data", "events")
+    port = free_port()
+    env = {**env, "FRAIDAY_RECOVERY_SECONDS": "3"}
+    with fraiday(worker(port, "events"), env, tmp_path / "worker.log") as process:
+        wait_for(lambda: "no-data" in failed_ids(redis_conn, "events"), 30, what="no-data dead-lettered")
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        process.stop(signal.SIGTERM)
+    assert redis_conn.llen("rq:queue:events") == 0
+    assert "has no data" in str(failed_jobs("events")["no-data"]["last_error"])
+    assert "not a fraiday job: it has no data" in (tmp_path / "worker.log").read_text()
+    assert sample(metrics, "fraiday_poison_jobs_total", queue="events", reason="data") == 1
