@@ -18,6 +18,8 @@ from config.version import VERSION
 
 CONNECT_TIMEOUT_SECONDS = 3.05
 BODY_EXCERPT_CHARS = 300
+MAX_BODY_READ_BYTES = 64 * 1024
+"""What is read of an answer's body whose content we do not use beyond an excerpt (a webhook receiver's)."""
 
 
 def pooled_session(pool_size: int = 10, adapter_class: type[HTTPAdapter] = HTTPAdapter) -> requests.Session:
@@ -53,6 +55,24 @@ def _netrc_exists() -> bool:
     named = os.environ.get("NETRC")
     candidates = [named] if named is not None else ["~/.netrc", "~/_netrc"]
     return any(Path(candidate).expanduser().exists() for candidate in candidates)
+
+
+def body_start(response: requests.Response, limit: int = MAX_BODY_READ_BYTES) -> str:
+    """The first ``limit`` bytes of a streamed answer's body, decoded; the rest is never read.
+
+    A receiver chosen by an API caller can answer with a body of gigabytes: read whole, as requests does
+    without ``stream=True``, it takes that much memory in the worker. A body read to its end leaves the
+    connection to the pool; one cut short is closed with the response.
+    """
+    body = bytearray()
+    for chunk in response.iter_content(chunk_size=8192):
+        body += chunk
+        if len(body) >= limit:
+            break
+    try:
+        return body[:limit].decode(response.encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know, named by the answer's Content-Type
+        return body[:limit].decode("utf-8", errors="replace")
 
 
 def excerpt(text: str) -> str:

@@ -4,7 +4,8 @@
 4xx is the receiver refusing this request, so it is not retried; a 5xx, a timeout or a lost connection is
 retried with the task's backoff. Redirects are not followed (3xx counts as a refusal): a redirect could
 lead past the destination check. The POST goes to the address the check approved, never to a second
-resolution of the name (see handlers/services/pinning.py). See docs/webhooks.md.
+resolution of the name (see handlers/services/pinning.py). Of the answer's body only the start is read
+(``body_start``): a receiver can answer with gigabytes. See docs/webhooks.md.
 """
 
 import time
@@ -15,7 +16,7 @@ import requests
 from opentelemetry.trace import SpanKind
 
 from handlers.services.destinations import DestinationPolicy, UnsafeDestination
-from handlers.services.http import CONNECT_TIMEOUT_SECONDS, excerpt, pooled_session
+from handlers.services.http import CONNECT_TIMEOUT_SECONDS, body_start, excerpt, pooled_session
 from handlers.services.pinning import PinnedAdapter, pin
 from handlers.services.signing import SIGNATURE_HEADER, sign
 from handlers.tracing import tracer
@@ -87,16 +88,21 @@ class WebhookSender:
             SIGNATURE_HEADER: sign(secret, body),
         }
         try:
-            response = self.session.post(
-                pinned_url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
-            )
+            with self.session.post(
+                pinned_url,
+                data=body,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+                stream=True,
+            ) as response:
+                status, text = response.status_code, body_start(response)
         except requests.Timeout:
             return attempt(Verdict.RETRY, error=f"timed out after {self.timeout[1]}s")
         except requests.RequestException as exc:
             return attempt(Verdict.RETRY, error=f"connection failed: {type(exc).__name__}")
-        status = response.status_code
         verdict = verdict_for(status)
         if verdict is Verdict.DELIVERED:
             return attempt(verdict, status)
-        detail = f"answered {status}: {excerpt(response.text)}" if response.text else f"answered {status}"
+        detail = f"answered {status}: {excerpt(text)}" if text else f"answered {status}"
         return attempt(verdict, status, detail)
