@@ -9,10 +9,10 @@ import time
 import pytest
 import redis
 from rq.registry import StartedJobRegistry
-from rq.serializers import JSONSerializer
 
 from fraiday_cli.tasks.client import TaskClient
 from fraiday_cli.tasks.pausing import PAUSED_KEY
+from handlers.wire_format import SERIALIZER
 from tests.cli.test_cli import run
 from tests.processes import FRAIDAY
 from tests.support.tasks import REGISTRY
@@ -72,7 +72,7 @@ def test_requeue_and_jobs_say_when_there_is_nothing(env: dict[str, str]) -> None
 def start_a_job(redis_conn: redis.Redis) -> None:
     """A job in the started registry, as a slot running it leaves it."""
     task_id = TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "busy"}).task_id
-    started = StartedJobRegistry("events", connection=redis_conn, serializer=JSONSerializer)
+    started = StartedJobRegistry("events", connection=redis_conn, serializer=SERIALIZER)
     redis_conn.zadd(started.key, {f"{task_id}:execution": time.time() + 60})
 
 

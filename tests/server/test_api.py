@@ -6,6 +6,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
+from handlers.wire_format import REQUEST_ID_META, SERIALIZER
 from tests.server.conftest import AUTH
 
 
@@ -243,7 +244,6 @@ def test_the_openapi_document_describes_every_route_and_the_docs_are_served(api:
 
 def test_a_request_id_is_returned_and_travels_into_the_job(api: FlaskClient, redis_conn: redis.Redis) -> None:
     from rq.job import Job
-    from rq.serializers import JSONSerializer
 
     session_id = new_session(api)
     response = api.post(
@@ -252,7 +252,7 @@ def test_a_request_id_is_returned_and_travels_into_the_job(api: FlaskClient, red
         headers={**AUTH, "X-Request-ID": "req-abc.123"},
     )
     assert response.headers["X-Request-ID"] == "req-abc.123"
-    job = Job.fetch(response.json["task_id"], connection=redis_conn, serializer=JSONSerializer)
-    assert job.meta["request_id"] == "req-abc.123"
+    job = Job.fetch(response.json["task_id"], connection=redis_conn, serializer=SERIALIZER)
+    assert job.meta[REQUEST_ID_META] == "req-abc.123"
     made_up = api.get("/api/v1/sessions/" + session_id, headers={**AUTH, "X-Request-ID": "bad id!"})
     assert len(made_up.headers["X-Request-ID"]) == 32

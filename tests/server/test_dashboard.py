@@ -19,6 +19,7 @@ from werkzeug.test import TestResponse
 from fraiday_cli.server.dashboard import blueprint as dashboard_blueprint
 from fraiday_cli.tasks.inspection import JOB_STATES
 from fraiday_cli.tasks.pausing import paused_queues
+from handlers.wire_format import JOB_FUNCTION, TASK_TYPE_META
 from tests.server.conftest import API_KEY, AUTH
 from tests.support.planted_jobs import FileCreatingPickle, dead_letter, plant_pickled
 
@@ -161,8 +162,8 @@ def test_requeue_gives_a_dead_letter_all_its_attempts_and_keeps_it_json(
     assert redis_conn.lrange("rq:queue:events", 0, -1) == [task_id.encode()]
     assert redis_conn.zscore("rq:failed:events", task_id) is None
     stored = redis_conn.hgetall(f"rq:job:{task_id}")
-    assert json.loads(stored[b"meta"])["task_type"] == "event:process"
-    assert json.loads(zlib_or_raw(stored[b"data"]))[0] == "handlers.dispatch.run_task"
+    assert json.loads(stored[b"meta"])[TASK_TYPE_META] == "event:process"
+    assert json.loads(zlib_or_raw(stored[b"data"]))[0] == JOB_FUNCTION
     assert stored[b"retries_left"] == b"4" and stored[b"status"] == b"queued"
     again = api.post(f"/dashboard/jobs/{task_id}/requeue", data={"csrf_token": token(api)}, headers=BASIC)
     assert_page(again, 409, f"only failed tasks can be requeued; {task_id} is queued")
@@ -292,7 +293,7 @@ def test_a_queue_headed_by_a_missing_or_garbled_hash_still_shows(
 def test_a_hash_failing_rq_in_any_way_is_shown_unreadable_by_the_api_and_the_pages(
     api: FlaskClient, redis_conn: redis.Redis, field: dict[str, str]
 ) -> None:
-    data = zlib.compress(json.dumps(["handlers.dispatch.run_task", None, ["event:process", {}], {}]).encode())
+    data = zlib.compress(json.dumps([JOB_FUNCTION, None, ["event:process", {}], {}]).encode())
     fields: dict[str, str | bytes] = {"data": data, "origin": "events", "status": "failed", **field}
     redis_conn.hset("rq:job:odd", mapping=fields)
     redis_conn.zadd("rq:failed:events", {"odd": 9e9})

@@ -27,6 +27,7 @@ from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.wait import WebDriverWait
 
 from fraiday_cli.tasks.pausing import paused_queues
+from handlers.wire_format import ATTEMPTS_META, JOB_FUNCTION, MAX_ATTEMPTS_META, TASK_TYPE_META
 from tests.harness.process import free_port
 from tests.processes import FraidayProcess, fraiday, wait_for
 from tests.server.conftest import API_KEY, AUTH
@@ -177,10 +178,8 @@ def test_a_dead_letter_with_an_html_error_is_shown_as_text_then_requeued_and_run
         assert "Requeued" in dashboard.text("#done") and dashboard.text("#status") == "queued"
         dashboard.shot("job-requeued")
         meta = raw_meta(redis_conn, task_id)  # still JSON, with its whole retry budget back
-        assert (meta["task_type"], meta["max_attempts"]) == ("chat:workflow", 5)
-        assert json.loads(zlib.decompress(redis_conn.hget(f"rq:job:{task_id}", "data")))[0] == (
-            "handlers.dispatch.run_task"
-        )
+        assert (meta[TASK_TYPE_META], meta[MAX_ATTEMPTS_META]) == ("chat:workflow", 5)
+        assert json.loads(zlib.decompress(redis_conn.hget(f"rq:job:{task_id}", "data")))[0] == JOB_FUNCTION
         assert redis_conn.lrange("rq:queue:chat_workflow", 0, -1) == [task_id.encode()]
 
         dashboard.open("/")
@@ -191,7 +190,7 @@ def test_a_dead_letter_with_an_html_error_is_shown_as_text_then_requeued_and_run
         dashboard.shot("workers")
         assert "chat_workflow" in dashboard.text("#workers")
         worker.stop()
-    assert raw_meta(redis_conn, task_id)["attempts"] == 1
+    assert raw_meta(redis_conn, task_id)[ATTEMPTS_META] == 1
     replies = api(base, "GET", f"/sessions/{session_id}/messages")["messages"]
     assert [m["content"] for m in replies if m["role"] == "assistant"] == ["Fixed now."]
 

@@ -21,7 +21,7 @@ from rq.utils import utcformat
 from fraiday_cli.tasks.client import FAILURE_TTL_SECONDS
 from fraiday_cli.tasks.inspection import REGISTRIES
 from fraiday_cli.tasks.task_queue import queue_for
-from handlers.wire_format import JOB_FUNCTION, SERIALIZER
+from handlers.wire_format import JOB_FUNCTION, SERIALIZER, TASK_TYPE_META
 
 
 def dead_letter(connection: redis.Redis, task_id: str, error: str) -> None:
@@ -59,9 +59,9 @@ def plant_pickled(
     failed whatever the state: a planted hash says what it likes); returns the hash as written."""
     now = utcformat(datetime.now(UTC))
     data: bytes = json.dumps([JOB_FUNCTION, None, ["event:process", {"event_id": "x"}], {}]).encode()
-    meta = json.dumps({"task_type": "event:process"}).encode()
+    meta = json.dumps({TASK_TYPE_META: "event:process"}).encode()
     if pickled == "meta":
-        meta = pickle.dumps({"task_type": "event:process", "x": FileCreatingPickle(trap)})
+        meta = pickle.dumps({TASK_TYPE_META: "event:process", "x": FileCreatingPickle(trap)})
     else:
         data = pickle.dumps((FileCreatingPickle(trap), None, (), {}))
     fields = {

@@ -7,22 +7,22 @@ import pytest
 import redis
 from rq.job import Job
 from rq.registry import FailedJobRegistry, StartedJobRegistry
-from rq.serializers import JSONSerializer
 
 from fraiday_cli.tasks.client import TaskClient
 from fraiday_cli.tasks.inspection import list_jobs
 from fraiday_cli.tasks.pausing import DrainProgress, drain, paused_queues, running_jobs
 from fraiday_cli.tasks.purging import purge_ended_jobs
+from handlers.wire_format import SERIALIZER
 from tests.support.tasks import REGISTRY
 
 
 def _fail(connection: redis.Redis, task_id: str, ended: datetime) -> None:
     """Put an enqueued job in the failed registry as a worker would, having ended at ``ended``."""
-    job = Job.fetch(task_id, connection=connection, serializer=JSONSerializer)
+    job = Job.fetch(task_id, connection=connection, serializer=SERIALIZER)
     connection.lrem(f"rq:queue:{job.origin}", 0, task_id)
     job.ended_at = ended.replace(tzinfo=None)
     job.save()
-    FailedJobRegistry(job.origin, connection=connection, serializer=JSONSerializer).add(job, ttl=3600)
+    FailedJobRegistry(job.origin, connection=connection, serializer=SERIALIZER).add(job, ttl=3600)
 
 
 def test_list_jobs_reads_each_state_up_to_the_limit(redis_conn: redis.Redis) -> None:
@@ -48,7 +48,7 @@ def test_purge_deletes_only_jobs_that_ended_before_the_cut_off(redis_conn: redis
     _fail(redis_conn, recent, datetime.now(UTC) - timedelta(hours=1))
 
     assert purge_ended_jobs(redis_conn, "events", "failed", timedelta(days=7)) == 1
-    failed = FailedJobRegistry("events", connection=redis_conn, serializer=JSONSerializer)
+    failed = FailedJobRegistry("events", connection=redis_conn, serializer=SERIALIZER)
     assert failed.get_job_ids() == [recent]
     assert not Job.exists(old, connection=redis_conn)
     assert purge_ended_jobs(redis_conn, "events", "finished", timedelta(0)) == 0
@@ -63,7 +63,7 @@ def test_drain_pauses_and_reports_progress_until_the_timeout(redis_conn: redis.R
     assert [(p.running, p.timeout) for p in seen] == [(0, 5)]
 
     task_id = TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "busy"}).task_id
-    started = StartedJobRegistry("events", connection=redis_conn, serializer=JSONSerializer)
+    started = StartedJobRegistry("events", connection=redis_conn, serializer=SERIALIZER)
     redis_conn.zadd(started.key, {f"{task_id}:execution": time.time() + 60})  # as a running slot does
     assert running_jobs(redis_conn, "events") == 1
     seen.clear()

@@ -8,10 +8,10 @@ from pathlib import Path
 import pymongo
 import redis
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from config import Settings
 from fraiday_cli.tasks.client import TaskClient
+from handlers.wire_format import SERIALIZER
 from tests.processes import TEST_REGISTRY, fraiday, wait_for
 from tests.support.tasks import REGISTRY
 
@@ -45,7 +45,7 @@ def test_a_forked_slot_uses_mongodb_through_its_own_client(
         wait_for(lambda: all(redis_conn.hget(key, "status") == b"finished" for key in keys), 20, what="jobs")
         slots = set(worker.children())
         worker.stop(signal.SIGTERM)
-    pids = {Job.fetch(t.task_id, connection=redis_conn, serializer=JSONSerializer).return_value()["pid"]
+    pids = {Job.fetch(t.task_id, connection=redis_conn, serializer=SERIALIZER).return_value()["pid"]
             for t in tasks}  # fmt: skip
     assert pids <= slots and worker.pid not in pids
     mongo: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(env["MONGODB_URI"])

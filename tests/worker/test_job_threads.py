@@ -16,10 +16,10 @@ import pytest
 import redis
 import requests
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from config import Settings
 from fraiday_cli.tasks.client import TaskClient
+from handlers.wire_format import SERIALIZER
 from tests.harness.process import free_port
 from tests.harness.redis_server import RedisServer
 from tests.observability.test_operations import sample
@@ -118,7 +118,7 @@ def test_a_job_past_its_timeout_in_a_job_thread_is_stopped_and_counted_as_an_att
         assert worker.stop(signal.SIGTERM, timeout=15) == 0
     runs = starts(redis_conn, "t")
     assert len(runs) == 2  # max_attempts=2, each stopped at its 1 s timeout, not after 20 s
-    job = Job.fetch(task.task_id, connection=redis_conn, serializer=JSONSerializer)
+    job = Job.fetch(task.task_id, connection=redis_conn, serializer=SERIALIZER)
     assert job.ended_at is not None
     assert "Task exceeded maximum timeout value (1 seconds)" in (job.latest_result().exc_string or "")
     assert redis_conn.hget(EFFECTS, "t") is None
@@ -229,7 +229,7 @@ def test_a_job_ending_its_thread_does_not_stop_the_others(
     assert {pid for key in [*first, *later] for pid, _ in starts(redis_conn, key)} == {slot}
     started = sorted(at for key in later for _, at in starts(redis_conn, key))
     assert started[-1] - started[0] < AI_SECONDS / 2
-    job = Job.fetch(exiting.task_id, connection=redis_conn, serializer=JSONSerializer)
+    job = Job.fetch(exiting.task_id, connection=redis_conn, serializer=SERIALIZER)
     assert "SystemExit" in (job.latest_result().exc_string or "")
 
 
@@ -378,7 +378,7 @@ def test_a_job_waiting_on_a_hung_mongodb_is_stopped_at_its_timeout(
             after = client.enqueue("test:count", {"key": "after"})
             wait_for(lambda: status(redis_conn, after.task_id) == "finished", 10, what="the next job")
             assert worker.stop(signal.SIGTERM, timeout=15) == 0
-    job = Job.fetch(hung.task_id, connection=redis_conn, serializer=JSONSerializer)
+    job = Job.fetch(hung.task_id, connection=redis_conn, serializer=SERIALIZER)
     assert "Task exceeded maximum timeout value (2 seconds)" in (job.latest_result().exc_string or "")
 
 
@@ -398,6 +398,6 @@ def test_with_mongodb_unreachable_every_thread_s_job_fails_in_one_server_selecti
         assert time.monotonic() - started < 5 + 4
         assert worker.stop(signal.SIGTERM, timeout=15) == 0
     for task in tasks:
-        job = Job.fetch(task.task_id, connection=redis_conn, serializer=JSONSerializer)
+        job = Job.fetch(task.task_id, connection=redis_conn, serializer=SERIALIZER)
         assert "ServerSelectionTimeoutError" in (job.latest_result().exc_string or "")
     assert effects(redis_conn) == {}

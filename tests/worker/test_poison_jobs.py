@@ -25,14 +25,13 @@ from fraiday_cli.main import app
 from fraiday_cli.tasks.client import TaskClient
 from fraiday_cli.tasks.task_queue import queue_for
 from fraiday_cli.worker.slot import SlotPolicy, SlotWorker
-from handlers.wire_format import SERIALIZER
+from handlers.wire_format import JOB_FUNCTION, SERIALIZER
 from tests.harness.process import free_port
 from tests.observability.test_operations import sample
 from tests.processes import FRAIDAY, TEST_REGISTRY, fraiday, wait_for
 from tests.support.tasks import ATTEMPTS, EFFECTS, REGISTRY
 
 runner = CliRunner(env={"COLUMNS": "200"})
-DISPATCHER = "handlers.dispatch.run_task"
 
 
 def pickle_running(command: str) -> bytes:
@@ -109,28 +108,28 @@ def test_pickled_data_or_meta_and_unreadable_jobs_never_run(
         redis_conn,
         "pickled-meta",
         "events",
-        data=json_data(DISPATCHER, ["test:count", {"key": "pickled-meta"}]),
+        data=json_data(JOB_FUNCTION, ["test:count", {"key": "pickled-meta"}]),
         meta=pickle_running(f"touch {meta_marker}"),
     )
     plant(
         redis_conn,
         "meta-not-object",
         "events",
-        data=json_data(DISPATCHER, ["test:count", {"key": "meta-not-object"}]),
+        data=json_data(JOB_FUNCTION, ["test:count", {"key": "meta-not-object"}]),
         meta=b"[1, 2]",
     )
     plant(
         redis_conn,
         "bad-status",
         "events",
-        data=json_data(DISPATCHER, ["test:count", {"key": "bad-status"}]),
+        data=json_data(JOB_FUNCTION, ["test:count", {"key": "bad-status"}]),
         status="no-such-status",
     )
     plant(
         redis_conn,
         "bad-dates",
         "events",
-        data=json_data(DISPATCHER, ["test:count", {"key": "bad-dates"}]),
+        data=json_data(JOB_FUNCTION, ["test:count", {"key": "bad-dates"}]),
         created_at="yesterday",
         enqueued_at="yesterday",
     )
@@ -138,7 +137,7 @@ def test_pickled_data_or_meta_and_unreadable_jobs_never_run(
         redis_conn,
         "bad-timeout",
         "events",
-        data=json_data(DISPATCHER, ["test:count", {"key": "bad-timeout"}]),
+        data=json_data(JOB_FUNCTION, ["test:count", {"key": "bad-timeout"}]),
         timeout="soon",
     )
     poison = {"pickled-data", "pickled-meta", "meta-not-object", "bad-status", "bad-dates", "bad-timeout"}
@@ -187,7 +186,9 @@ def test_requeue_all_requeues_the_good_jobs_and_reports_the_corrupt_one(
         corrupt = good[0].task_id
         redis_conn.hset(f"rq:job:{corrupt}", "meta", pickle_running(f"touch {tmp_path / 'x'}"))
         # And a hash RQ cannot load at all (its timeout is not a number), ahead of the good one.
-        plant(redis_conn, "unloadable", "events", data=json_data(DISPATCHER, ["test:count", {}]), timeout="x")
+        plant(
+            redis_conn, "unloadable", "events", data=json_data(JOB_FUNCTION, ["test:count", {}]), timeout="x"
+        )
         redis_conn.lrem("rq:queue:events", 1, "unloadable")
         redis_conn.zadd("rq:failed:events", {"unloadable": time.time() + 3600})
         result = fraiday_command(env, "requeue", "--queue", "events", "--all")
@@ -213,7 +214,7 @@ def test_a_scheduled_job_with_pickled_meta_is_dead_lettered_and_other_retries_st
         redis_conn,
         "scheduled-poison",
         "events",
-        data=json_data(DISPATCHER, ["test:count", {"key": "scheduled-poison"}]),
+        data=json_data(JOB_FUNCTION, ["test:count", {"key": "scheduled-poison"}]),
         meta=pickle_running(f"touch {marker}"),
         status="scheduled",
     )
@@ -266,7 +267,7 @@ def test_a_job_naming_a_callback_never_runs(redis_conn: redis.Redis) -> None:
     queue = queue_for("events", redis_conn)
     slot = SlotWorker([queue], connection=redis_conn, serializer=SERIALIZER, policy=SlotPolicy({}))
     for callback in ("success_callback_name", "failure_callback_name", "stopped_callback_name"):
-        data = json_data(DISPATCHER, ["test:count", {"key": callback}])
+        data = json_data(JOB_FUNCTION, ["test:count", {"key": callback}])
         plant(redis_conn, callback, "events", data=data, **{callback: "builtins.print"})
         assert slot.dequeue_job_and_maintain_ttl(1, max_idle_time=1) is None
         assert callback in failed_ids(redis_conn, "events")

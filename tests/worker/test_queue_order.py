@@ -4,13 +4,13 @@ import random
 from collections import Counter
 
 import redis
-from rq.serializers import JSONSerializer
 
 from config import Settings
 from fraiday_cli.tasks.client import TaskClient
 from fraiday_cli.tasks.task_queue import queue_for
 from fraiday_cli.worker.queue_order import strict_order, weighted_order
 from fraiday_cli.worker.slot import SlotPolicy, SlotWorker
+from handlers.wire_format import SERIALIZER
 from tests.support.tasks import REGISTRY
 
 WEIGHTS = {"chat_workflow": 6, "events": 3, "semantic_layer": 2}
@@ -36,7 +36,7 @@ def test_a_slot_dequeues_from_real_queues_by_weight(settings: Settings, redis_co
         for i in range(per_queue):
             client.enqueue(task_type, {"key": f"{queue}-{i}"})
     queues = [queue_for(name, redis_conn) for name in WEIGHTS]
-    worker = SlotWorker(queues, connection=redis_conn, serializer=JSONSerializer, policy=SlotPolicy(WEIGHTS))
+    worker = SlotWorker(queues, connection=redis_conn, serializer=SERIALIZER, policy=SlotPolicy(WEIGHTS))
     worker._rng = random.Random(7)  # the slot's own draw, seeded so the shares are the same on every run
     taken: Counter[str] = Counter()
     draws = 2200  # no queue runs dry, so every draw is a free choice
@@ -55,7 +55,7 @@ def test_strict_mode_drains_the_heaviest_queue_first(settings: Settings, redis_c
             client.enqueue(task_type, {"key": f"{queue}-{i}"})
     queues = [queue_for(name, redis_conn) for name in WEIGHTS]
     worker = SlotWorker(
-        queues, connection=redis_conn, serializer=JSONSerializer, policy=SlotPolicy(WEIGHTS, strict=True)
+        queues, connection=redis_conn, serializer=SERIALIZER, policy=SlotPolicy(WEIGHTS, strict=True)
     )
     order = []
     for _ in range(15):

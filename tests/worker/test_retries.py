@@ -8,10 +8,10 @@ from pathlib import Path
 
 import redis
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from config import Settings
 from fraiday_cli.tasks.client import TaskClient
+from handlers.wire_format import JOB_FUNCTION, SERIALIZER
 from tests.processes import FRAIDAY, TEST_REGISTRY, fraiday, wait_for
 from tests.support.tasks import ATTEMPTS, EFFECTS, REGISTRY
 
@@ -69,7 +69,7 @@ def test_a_job_that_always_fails_goes_to_failed_and_requeue_runs_it_again(
     with fraiday(WORKER, env, tmp_path / "worker.log") as worker:
         wait_for(lambda: status(redis_conn, task.task_id) == "failed", 30, what="failed")
         assert [a for a, _ in attempts(redis_conn, "dead")] == [1, 2, 3]
-        job = Job.fetch(task.task_id, connection=redis_conn, serializer=JSONSerializer)
+        job = Job.fetch(task.task_id, connection=redis_conn, serializer=SERIALIZER)
         assert "planned failure 3" in (job.latest_result().exc_string or "")
 
         requeue = subprocess.run(
@@ -97,7 +97,7 @@ def test_a_job_past_its_timeout_is_stopped_and_counted_as_an_attempt(
         worker.stop(signal.SIGTERM)
     assert redis_conn.llen("test:started:t") == 2  # max_attempts=2, each stopped after 1 s
     assert redis_conn.hget(EFFECTS, "t") is None
-    job = Job.fetch(task.task_id, connection=redis_conn, serializer=JSONSerializer)
+    job = Job.fetch(task.task_id, connection=redis_conn, serializer=SERIALIZER)
     assert "JobTimeoutException" in (job.latest_result().exc_string or "")
 
 
@@ -108,7 +108,7 @@ def test_a_malformed_job_written_into_redis_fails_once_with_the_validation_messa
     good = queue.enqueue("test:count", {"key": "x"})
     # Forge a job by hand, as anyone with Redis access could: same shape, bad payload.
     forged: list[object] = [
-        "handlers.dispatch.run_task",
+        JOB_FUNCTION,
         None,
         ["test:count", {"key": 12, "extra": True}],
         {},
@@ -117,7 +117,7 @@ def test_a_malformed_job_written_into_redis_fails_once_with_the_validation_messa
     with fraiday(WORKER, env, tmp_path / "worker.log") as worker:
         wait_for(lambda: status(redis_conn, good.task_id) == "failed", 20, what="failed")
         worker.stop(signal.SIGTERM)
-    job = Job.fetch(good.task_id, connection=redis_conn, serializer=JSONSerializer)
+    job = Job.fetch(good.task_id, connection=redis_conn, serializer=SERIALIZER)
     message = job.latest_result().exc_string or ""
     assert "invalid payload for test:count" in message
     assert "key: Input should be a valid string" in message
@@ -148,5 +148,5 @@ def test_jobs_are_stored_as_json(settings: Settings, redis_conn: redis.Redis) ->
     raw = redis_conn.hget(f"rq:job:{task.task_id}", "data")
     assert raw is not None
     decoded = json.loads(zlib.decompress(raw))
-    assert decoded[0] == "handlers.dispatch.run_task"
+    assert decoded[0] == JOB_FUNCTION
     assert decoded[2] == ["test:count", {"key": "j"}]
