@@ -70,3 +70,27 @@ def produce(redis_url: str, specs: list[dict[str, Any]], retry_delay_seconds: in
     if result.returncode != 0:
         raise HarnessError(f"the Asynq producer failed:\n{result.stderr[-3000:]}")
     return [LeftTask(**json.loads(line)) for line in result.stdout.splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class RanTask:
+    """A task the Go service's worker ran (after a rollback)."""
+
+    id: str
+    type: str
+    queue: str
+    payload: str
+
+
+def consume(redis_url: str, queues: list[str]) -> list[RanTask]:
+    """Run the Go service's worker (a real Asynq server) until ``queues`` are empty; what it ran."""
+    result = subprocess.run(
+        [str(binary()), "-redis", redis_url, "-consume", ",".join(queues)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise HarnessError(f"the Go worker failed:\n{result.stderr[-3000:]}")
+    return [RanTask(**json.loads(line)) for line in result.stdout.splitlines() if line.strip()]

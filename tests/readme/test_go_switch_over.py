@@ -6,6 +6,8 @@ The workers' command lines and environment come from the chart rendered with the
 form for running it by hand), with only the variables the README tells the reader to set.
 """
 
+import base64
+import json
 import re
 import shlex
 import signal
@@ -18,16 +20,17 @@ from bson import ObjectId
 from fraiday_cli.asynq_bridge.bridge import DEAD_LETTERS, processing_key
 from handlers.services import Services
 from handlers.services.database.chat import MessageKind
-from tests.charts.chart import container, env_of, of_kind, render_text
+from tests.charts.chart import container, env_of, render_text
 from tests.charts.test_go_values import GO_WORKERS_BLOCK, workers
 from tests.handlers.conftest import handler_env, handler_settings, services, stub  # noqa: F401 (fixtures)
-from tests.harness.asynq_producer import produce
+from tests.harness.asynq_producer import consume, produce
 from tests.harness.process import free_port
-from tests.processes import FraidayProcess, wait_for
+from tests.processes import FraidayProcess, fraiday, wait_for
 from tests.readme.markdown import read, section
 from tests.support.http_stub import Answer, HttpStub
 
 STEPS = section(read("README.md"), "### Switching over from the Go service, step by step")
+ROLLBACK = section(read("README.md"), "### Rolling back to the Go service")
 BRIDGE_LINE = re.compile(r"`((?:[A-Z_]+=\S+ )*fraiday asynq-bridge [^`]*)`")
 GO_QUEUES = ("chat_workflow", "events", "default")
 
@@ -49,14 +52,9 @@ def bridge_command() -> tuple[dict[str, str], list[str]]:
 
 def chart_workers(tmp_path: Path) -> list[tuple[list[str], dict[str, str]]]:
     """Each worker of step 1 (the Go values, rendered by the chart): its args and its plain environment."""
-    objects = render_text(tmp_path, GO_WORKERS_BLOCK)
-    deployments = workers(objects)
+    deployments = workers(render_text(tmp_path, GO_WORKERS_BLOCK)).values()
     assert len(deployments) == 3, deployments
-    return [
-        (container(d)["args"], env_of(container(d)))
-        for d in of_kind(objects, "Deployment").values()
-        if d in deployments.values()
-    ]
+    return [(container(d)["args"], env_of(container(d))) for d in deployments]
 
 
 def go_tasks(built: Services) -> tuple[list[dict[str, Any]], str]:
@@ -153,3 +151,74 @@ def test_following_the_switch_over_steps_runs_every_task_the_go_service_left(
     reply = services.db.chat.find_assistant(ObjectId(message_id), MessageKind.REPLY)
     assert reply is not None and reply["content"] == "It ships today."
     assert len(stub.to("/v1/semantic-layer/sync")) == 1
+
+
+def restore_by_hand(conn: redis.Redis, entry: dict[str, Any]) -> None:
+    """The rollback's restore of a dead letter: its two Redis commands as the README spells them."""
+    commands = re.findall(r"`((?:HSET|LPUSH) asynq:[^`]*)`", ROLLBACK)
+    assert len(commands) == 2, commands
+    msg = base64.b64decode(entry["msg"])
+    for command in commands:
+        filled = command.replace("{q}", "{" + entry["queue"] + "}").replace("<id>", entry["id"])
+        words = filled.replace("<decoded bytes>", "<msg>").split()
+        conn.execute_command(*[msg if word == "<msg>" else word for word in words])
+
+
+def test_rolling_back_the_go_workers_run_what_the_bridge_left_and_a_restored_dead_letter(
+    env: dict[str, str], redis_url: str, redis_conn: redis.Redis, tmp_path: Path
+) -> None:
+    event = {"client_id": "acme", "event_type": "order.created", "entity_type": "order", "payload": {}}
+    left = produce(
+        redis_url,
+        [
+            # The Go constant's own name, which the bridge does not know without --types: a dead letter.
+            {
+                "type": "EventProcessor",
+                "queue": "events",
+                "go_struct": "EventProcessorPayload",
+                "payload": {**event, "event_id": "e-dead"},
+            },
+            {
+                "type": "event:process",
+                "queue": "events",
+                "go_struct": "EventProcessorPayload",
+                "payload": {**event, "event_id": "e-bridged"},
+            },
+            {
+                "type": "semantic_layer:sync",
+                "queue": "default",
+                "go_struct": "SemanticLayerSyncPayload",
+                "payload": {"client_id": "acme", "sync_type": "full"},
+            },
+        ],
+    )
+    dead, bridged, untaken = left
+    # Step 4 on the events queue only; then the rollback: stop the bridge first.
+    with fraiday(["asynq-bridge", "--queue", "events"], env, tmp_path / "bridge.log") as bridge:
+        wait_for(
+            lambda: redis_conn.llen(DEAD_LETTERS) == 1 and not asynq_waiting_in(redis_conn, "events"), 30
+        )
+        assert bridge.stop(signal.SIGTERM) == 0
+    # What the bridge took is a fraiday job now; what it did not take is still Asynq's.
+    assert redis_conn.hget(f"rq:job:{bridged.id}", "origin") == b"events"
+    assert redis_conn.exists(f"asynq:{{default}}:t:{untaken.id}")
+    (entry,) = [json.loads(raw) for raw in redis_conn.lrange(DEAD_LETTERS, 0, -1)]
+    assert entry["id"] == dead.id and entry["reason"].startswith("unknown Asynq task type 'EventProcessor'")
+    restore_by_hand(redis_conn, entry)
+
+    ran = consume(redis_url, ["events", "default"])
+
+    assert sorted((t.id, t.type, t.queue) for t in ran) == sorted(
+        [(dead.id, "EventProcessor", "events"), (untaken.id, "semantic_layer:sync", "default")]
+    )
+    assert json.loads(next(t.payload for t in ran if t.id == dead.id))["event_id"] == "e-dead"
+    assert asynq_waiting(redis_conn) == 0
+
+
+def asynq_waiting_in(conn: redis.Redis, queue: str) -> int:
+    return (
+        conn.llen(f"asynq:{{{queue}}}:pending")
+        + conn.zcard(f"asynq:{{{queue}}}:scheduled")
+        + conn.zcard(f"asynq:{{{queue}}}:retry")
+        + conn.llen(processing_key(queue))
+    )

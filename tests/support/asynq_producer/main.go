@@ -3,7 +3,9 @@
 // real Asynq server, so Asynq itself moves them to the retry set).
 //
 // It reads a JSON list of task specs on stdin and prints one JSON line per task it left behind: id,
-// type, queue, state and the Unix time it is due. Payloads named with "go_struct" are marshalled from the
+// type, queue, state and the Unix time it is due. With -consume it is the Go service's worker instead (a
+// rollback): a real Asynq server on the given queues prints one JSON line per task it runs (id, type,
+// queue, payload) and exits once those queues hold no pending, active, scheduled or retry task. Payloads named with "go_struct" are marshalled from the
 // migration guide's Go payload structs, so they are byte for byte what the Go service enqueued.
 package main
 
@@ -16,6 +18,8 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -147,13 +151,68 @@ func failOnce(redis asynq.RedisConnOpt, inspector *asynq.Inspector, tasks []*asy
 	return nil
 }
 
+type ran struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Queue   string `json:"queue"`
+	Payload string `json:"payload"`
+}
+
+// consume runs the Go service's worker until the queues are empty, printing each task it runs.
+func consume(redis asynq.RedisConnOpt, queues []string, timeout time.Duration) error {
+	inspector := asynq.NewInspector(redis)
+	defer inspector.Close()
+	weights := map[string]int{}
+	for _, q := range queues {
+		weights[q] = 1
+	}
+	out := json.NewEncoder(os.Stdout)
+	var mu sync.Mutex
+	server := asynq.NewServer(redis, asynq.Config{Concurrency: 2, Queues: weights, LogLevel: asynq.WarnLevel})
+	handler := asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		id, _ := asynq.GetTaskID(ctx)
+		queue, _ := asynq.GetQueueName(ctx)
+		mu.Lock()
+		defer mu.Unlock()
+		return out.Encode(ran{id, t.Type(), queue, string(t.Payload())})
+	})
+	if err := server.Start(handler); err != nil {
+		return err
+	}
+	defer server.Shutdown()
+	deadline := time.Now().Add(timeout)
+	for {
+		left := 0
+		for _, q := range queues {
+			info, err := inspector.GetQueueInfo(q)
+			if err == nil {
+				left += info.Pending + info.Active + info.Scheduled + info.Retry
+			}
+		}
+		if left == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d task(s) still waiting in %v after %v", left, queues, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func main() {
 	uri := flag.String("redis", "redis://127.0.0.1:6379/0", "Redis URL")
 	retryDelay := flag.Duration("retry-delay", 3*time.Second, "retry delay of failed tasks")
+	consumeQueues := flag.String("consume", "", "comma-separated queues to run tasks from, as the Go worker")
 	flag.Parse()
 	redis, err := asynq.ParseRedisURI(*uri)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *consumeQueues != "" {
+		if err := consume(redis, strings.Split(*consumeQueues, ","), 60*time.Second); err != nil {
+			log.Fatal(err)
+		}
+		return
 	}
 	var specs []spec
 	if err := json.NewDecoder(os.Stdin).Decode(&specs); err != nil {
