@@ -27,7 +27,7 @@ def process_event(payload: EventProcessorPayload, services: Services, task: Task
         )
     except DeliveriesOutstanding as exc:
         status = EventStatus.FAILED if task.is_last_attempt else EventStatus.RETRYING
-        events.set_status(event["event_id"], status, str(exc))
+        events.set_status(event["event_id"], status, services.redactor.error(str(exc)))  # one per delivery
         raise
     events.set_status(event["event_id"], EventStatus.PROCESSED)
     return {"event_id": event["event_id"], "deliveries": deliveries}

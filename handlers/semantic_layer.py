@@ -33,10 +33,11 @@ def semantic_layer_sync(
     try:
         answer = services.ai.sync(payload.client_id, payload.sync_type)
     except Exception as exc:
+        # The AI service's answer is in the text, and it may echo our token.
         if isinstance(exc, PermanentError) or task.is_last_attempt:
-            syncs.finish(record, SyncStatus.FAILED, error=str(exc))
+            syncs.finish(record, SyncStatus.FAILED, error=services.redactor.error(str(exc)))
         else:
-            syncs.set_waiting(task.task_id, f"attempt {task.attempt}: {exc}")
+            syncs.set_waiting(task.task_id, services.redactor.error(f"attempt {task.attempt}: {exc}"))
         raise
     result = answer.model_dump()
     syncs.finish(record, SyncStatus.SUCCEEDED, result=result)

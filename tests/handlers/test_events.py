@@ -119,3 +119,16 @@ def test_a_cookie_one_client_s_receiver_sets_is_never_sent_with_another_client_s
     assert len(stub.to("/acme")) == len(stub.to("/globex")) == 1
     received = stub.to("/globex")[0].headers
     assert "Cookie" not in received and "cookie" not in received
+
+
+def test_the_events_error_text_is_cut_short_however_many_deliveries_fail(
+    services: Services, stub: HttpStub
+) -> None:
+    for number in range(20):
+        services.db.subscriptions.create(
+            "acme", stub.script(f"/down-{number}", Answer(503, "y" * 400)), ["*"]
+        )
+    with pytest.raises(DeliveriesOutstanding, match="20 webhook delivery"):
+        process_event(EVENT, services, attempt(1))
+    error = services.db.events.get("evt-1001")["error"]
+    assert error.startswith("20 webhook delivery(ies) to retry") and len(error) <= 500

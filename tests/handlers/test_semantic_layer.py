@@ -6,7 +6,7 @@ from handlers.payloads import SemanticLayerSyncPayload
 from handlers.semantic_layer import SyncAlreadyRunning, semantic_layer_sync
 from handlers.services import Services
 from handlers.services.ai_client import AIServiceRejected, AIServiceUnavailable
-from tests.handlers.conftest import attempt
+from tests.handlers.conftest import AI_TOKEN, attempt
 from tests.support.http_stub import Answer, HttpStub
 
 SYNC = SemanticLayerSyncPayload(client_id="acme", sync_type="full")
@@ -59,3 +59,20 @@ def test_a_second_sync_of_the_same_client_and_type_waits_while_one_runs(
     other_type = SemanticLayerSyncPayload(client_id="acme", sync_type="incremental")
     stub.script(PATH, Answer(200, {"job_id": "j", "status": "ok"}))
     assert semantic_layer_sync(other_type, services, attempt(1, task_id="sync-5"))["job_id"] == "j"
+
+
+def test_an_ai_service_echoing_the_token_leaves_it_out_of_the_sync_record(
+    services: Services, stub: HttpStub
+) -> None:
+    stub.script(
+        PATH, Answer(503, "x" * 2000, echo="Authorization"), Answer(401, "no: ", echo="Authorization")
+    )
+    with pytest.raises(AIServiceUnavailable):
+        semantic_layer_sync(SYNC, services, attempt(1, max_attempts=3, task_id="sync-5"))
+    waiting = services.db.syncs.get("sync-5")["error"]
+    with pytest.raises(AIServiceRejected):
+        semantic_layer_sync(SYNC, services, attempt(2, max_attempts=3, task_id="sync-5"))
+    failed = services.db.syncs.get("sync-5")["error"]
+    assert "AI service answered 401" in failed and "Bearer [redacted]" in failed
+    for error in (waiting, failed):
+        assert AI_TOKEN not in error and len(error) <= 500, error
