@@ -107,3 +107,14 @@ def test_routing_the_chart_cannot_serve_is_refused_naming_the_problem(
     tmp_path: Path, values: dict[str, Any], message: str
 ) -> None:
     assert message in refusal(tmp_path, values)
+
+
+def test_the_go_servers_top_level_values_are_refused_by_name_and_work_under_server(tmp_path: Path) -> None:
+    """What the README tells a user with the Go service's top-level server values: refused, then moved."""
+    server = {"replicaCount": 2, "resources": {"limits": {"cpu": "200m", "memory": "256Mi"}}}
+    message = refusal(tmp_path, server)
+    assert "Additional property replicaCount is not allowed" in message
+    assert "Additional property resources is not allowed" in message
+    deployment = of_kind(render(tmp_path, {"server": server}), "Deployment")["rel-fraiday-server"]
+    assert deployment["spec"]["replicas"] == 2
+    assert container(deployment)["resources"]["limits"] == server["resources"]["limits"]
