@@ -21,6 +21,8 @@ MIRROR = "http://deb.debian.org/debian"
 PACKAGES = ("python3", "python3-venv", "python-is-python3", "ca-certificates")
 TAG = "local/python:3.11-bookworm"
 CACHE_DIR = Path.home() / ".cache" / "fraiday" / "images"
+WORK_PARENT = Path("/var/tmp")  # debootstrap's tree: on disk, not in a /tmp that may be a small tmpfs
+WORK_PREFIX = "fraiday-rootfs-"
 # What the official slim images leave out too; copyright notices stay.
 TRIMMED = ("var/cache/apt", "var/lib/apt/lists", "usr/share/man", "usr/share/info", "usr/share/locale")
 # An imported image has no environment at all; the Dockerfile's `ENV PATH=/opt/fraiday/bin:$PATH` needs one.
@@ -47,7 +49,7 @@ def trim(rootfs: Path) -> None:
             doc.unlink()
 
 
-def _unmount_under(directory: Path) -> None:
+def unmount_under(directory: Path) -> None:
     """debootstrap mounts /proc and /sys in the tree and leaves them mounted if it fails half-way."""
     points = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
     for point in sorted((p for p in points if p.startswith(f"{directory}/")), key=len, reverse=True):
@@ -56,7 +58,7 @@ def _unmount_under(directory: Path) -> None:
 
 def bootstrap(tarball: Path, log: Path) -> None:
     tarball.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="fraiday-rootfs-", dir="/var/tmp"))
+    work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=WORK_PARENT))
     rootfs = work / "rootfs"
     try:
         with log.open("ab") as out:
@@ -70,7 +72,7 @@ def bootstrap(tarball: Path, log: Path) -> None:
         subprocess.run(["tar", "-C", str(rootfs), "-cf", str(partial), "."], check=True)
         partial.rename(tarball)
     finally:
-        _unmount_under(work)
+        unmount_under(work)
         shutil.rmtree(work, ignore_errors=True)
 
 

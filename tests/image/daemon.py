@@ -5,13 +5,16 @@ temporary directory (or named after it), so it neither meets nor disturbs a syst
 no bridge and no iptables rules at all (``--bridge=none --iptables=false``): the session's builds and
 containers use the host's network, so there is nothing of the daemon's in the host's network to remove
 afterwards. Stopping it undoes the rest (containers, mounts, cgroups, the files dockerd writes outside
-its roots) and reports anything that is still different from before it started.
+its roots) and reports anything that is still different from before it started. The root keeps what a
+later session needs to do the same for a session that was killed outright (see ``leftovers``): dockerd's
+pid file, and which of those files were there before.
 """
 
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from contextlib import suppress
 from pathlib import Path
@@ -23,6 +26,9 @@ from tests.image.host_state import CGROUP_ROOT, DAEMON_FILES, HostState
 DOCKERD = "/usr/sbin/dockerd"
 DEBIAN_DOCKER = "/usr/bin/docker"
 DATA_ROOT_SIZE = "6g"  # an upper bound, not a reservation: tmpfs takes memory as files are written
+ROOT_PARENT = Path("/tmp")  # short: containerd's sockets live in the exec-root, socket paths are <= 108 bytes
+ROOT_PREFIX = "fraiday-image-"
+FILES_BEFORE = "host-files-before"
 
 
 class DaemonError(RuntimeError):
@@ -30,14 +36,32 @@ class DaemonError(RuntimeError):
 
 
 class PrivateDockerd:
-    def __init__(self, root: Path, log_path: Path) -> None:
+    def __init__(self, root: Path, log_path: Path, daemon_files: tuple[Path, ...] = DAEMON_FILES) -> None:
         self.root = root
         self.socket = root / "docker.sock"
         self.log_path = log_path
         self.cgroup_parent = root.name
+        self.daemon_files = daemon_files
         self.cli = DockerCli(DEBIAN_DOCKER, f"unix://{self.socket}")
         self.process: subprocess.Popen[bytes] | None = None
+        self.pid: int | None = None
         self.before: HostState | None = None
+        self.files_before: frozenset[str] | None = None
+
+    @classmethod
+    def fresh(cls, log_path: Path) -> "PrivateDockerd":
+        return cls(Path(tempfile.mkdtemp(prefix=ROOT_PREFIX, dir=ROOT_PARENT)), log_path)
+
+    @classmethod
+    def left_by_a_killed_session(
+        cls, root: Path, daemon_files: tuple[Path, ...] = DAEMON_FILES
+    ) -> "PrivateDockerd":
+        """The daemon of a session that never stopped it, as far as its root tells: enough to stop it."""
+        daemon = cls(root, root / "dockerd.log", daemon_files)
+        daemon.pid = _daemon_pid(root)
+        with suppress(OSError):
+            daemon.files_before = frozenset((root / FILES_BEFORE).read_text().splitlines())
+        return daemon
 
     def argv(self) -> list[str]:
         config = self.root / "daemon.json"  # not /etc/docker/daemon.json: nothing of a system Docker's
@@ -51,6 +75,8 @@ class PrivateDockerd:
 
     def start(self, timeout: float = 60) -> DockerCli:
         self.before = HostState.capture()
+        self.files_before = self.before.files
+        (self.root / FILES_BEFORE).write_text("".join(f"{path}\n" for path in sorted(self.files_before)))
         # The data-root in memory: a build leaves tens of thousands of files that take longer to
         # delete from disk than to write (seconds to a minute on a busy machine); unmounting is instant.
         data = self.root / "data"
@@ -63,6 +89,7 @@ class PrivateDockerd:
             self.process = subprocess.Popen(
                 self.argv(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
+        self.pid = self.process.pid
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -74,17 +101,24 @@ class PrivateDockerd:
 
     def stop(self) -> list[str]:
         """Stop it and everything it started; return what still differs from the host before it started."""
-        if self.process is not None:
+        self.tear_down()
+        return HostState.capture().changes_since(self.before) if self.before is not None else []
+
+    def tear_down(self) -> None:
+        if self.pid is not None:
             self._remove_containers()
-            self._stop_process_tree(self.process.pid)
+            self._stop_process_tree(self.pid)
+        # What outlived dockerd (a shim whose daemon was killed), found by the paths it runs from.
+        for pid in processes_under(self.root):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self._unmount_under_root()
         self._remove_cgroups()
-        if self.before is not None:
-            for path in DAEMON_FILES:
-                if str(path) not in self.before.files:
+        if self.files_before is not None:
+            for path in self.daemon_files:
+                if str(path) not in self.files_before:
                     _remove(path)
         shutil.rmtree(self.root, ignore_errors=True)
-        return HostState.capture().changes_since(self.before) if self.before is not None else []
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -93,7 +127,7 @@ class PrivateDockerd:
             return "(no log)"
 
     def _remove_containers(self) -> None:
-        if self.process is None or self.process.poll() is not None or not self.cli.answers():
+        if self.pid is None or not _alive(self.pid) or not self.socket.exists() or not self.cli.answers():
             return
         ids = self.cli.run("ps", "--all", "--quiet").split()
         if ids:
@@ -102,12 +136,13 @@ class PrivateDockerd:
     def _stop_process_tree(self, pid: int) -> None:
         # containerd and its shims run in sessions of their own: remember them before dockerd goes.
         tree = process_tree(pid)
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        if not gone_within(pid, 30):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            gone_within(pid, 10)
+        if self.process is not None:
             self.process.wait(10)
         for member in tree[1:]:
             deadline = time.monotonic() + 10
@@ -130,15 +165,65 @@ class PrivateDockerd:
             parent = hierarchy / self.cgroup_parent
             if not parent.is_dir():
                 continue
-            # A cgroup is removed with rmdir once empty; its control files go with it.
-            # (one still holding a process stays, and the host check reports it).
+            # A cgroup is removed with rmdir once empty; its control files go with it. Whatever still
+            # runs in one is a container's process whose shim is gone: nothing else runs under this parent.
             for directory in sorted(
                 (d for d in parent.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)
             ):
+                _kill_members(directory)
                 with suppress(OSError):
                     directory.rmdir()
+            _kill_members(parent)
             with suppress(OSError):
                 parent.rmdir()
+
+
+def _daemon_pid(root: Path) -> int | None:
+    """dockerd's pid from its pid file, if that process is still this root's dockerd (pids are reused)."""
+    try:
+        pid = int((root / "docker.pid").read_text().strip())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if f"--exec-root={root}/exec".encode() in command else None
+
+
+def processes_under(root: Path) -> list[int]:
+    """Processes whose command line names a path under ``root`` or that run in a directory under it."""
+    prefix = f"{root}/"
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().decode(errors="replace")
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if prefix in command or f"{cwd}/".startswith(prefix):
+            found.append(int(entry.name))
+    return found
+
+
+def _kill_members(cgroup: Path) -> None:
+    try:
+        pids = [int(pid) for pid in (cgroup / "cgroup.procs").read_text().split()]
+    except OSError:
+        return
+    for pid in pids:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    for pid in pids:
+        gone_within(pid, 10)
+
+
+def gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def _alive(pid: int) -> bool:

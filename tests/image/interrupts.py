@@ -4,17 +4,32 @@ Two things would otherwise defeat the session's ``finally``: a second signal (th
 nox's follow-up SIGTERM) landing while the daemon is being stopped aborts the cleanup half-way, leaving
 the data-root tmpfs mounted and the daemon's cgroups and files behind; and the smoke pytest, killed
 outright by ``subprocess.run`` when its parent is interrupted, never tears down the Redis and FerretDB
-it started, which then run on as orphans.
+it started, which then run on as orphans. And a session started with SIGINT ignored (a background job
+of a script, as CI runners start them) would hand that to the smoke pytest, which then could not be
+interrupted into its teardown at all.
+
+SIGKILL allows nothing of the sort; the next session cleans up after it (``leftovers``).
 """
 
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 TEARDOWN_SECONDS = 60.0
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def on_stop_signals() -> None:
+    """SIGTERM (a CI timeout, an operator's kill) and SIGINT both unwind the session through its cleanup.
+
+    SIGINT is set even if the session was started with it ignored: children then get it at its
+    default, and pytest turns it into a teardown.
+    """
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @contextmanager

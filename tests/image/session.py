@@ -10,18 +10,16 @@ Dockerfile's default base (pulled from Docker Hub): the way to run it on a lapto
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from tests.image import base_image, packages
+from tests.image import base_image, leftovers, packages
 from tests.image.build import Build, build
 from tests.image.daemon import PrivateDockerd
 from tests.image.docker_cli import DockerCli
-from tests.image.interrupts import run_to_teardown, shielded
+from tests.image.interrupts import on_stop_signals, run_to_teardown, shielded
 from tests.image.one_at_a_time import one_at_a_time
 from tests.image.preflight import EXISTING_DOCKER_VARIABLE, why_no_daemon
 
@@ -61,11 +59,13 @@ def build_and_smoke(docker: DockerCli, base: str | None, pytest_args: list[str])
 
 def with_private_daemon(pytest_args: list[str]) -> int:
     started = time.monotonic()
+    with shielded():
+        for line in leftovers.clean_up():
+            say(f"cleaning up: {line}")
     installed = packages.ensure()
     if installed:
         say(f"installed {', '.join(installed)} in {time.monotonic() - started:.1f} s")
-    # Under /tmp, short: containerd's sockets live in the exec-root and socket paths are limited to 108 bytes.
-    daemon = PrivateDockerd(Path(tempfile.mkdtemp(prefix="fraiday-image-", dir="/tmp")), LOGS / "dockerd.log")
+    daemon = PrivateDockerd.fresh(LOGS / "dockerd.log")
     code = 1
     try:
         started = time.monotonic()
@@ -79,12 +79,12 @@ def with_private_daemon(pytest_args: list[str]) -> int:
     finally:
         stopping = time.monotonic()
         with shielded():
-            leftovers = daemon.stop()
-        for line in leftovers:
+            left = daemon.stop()
+        for line in left:
             say(f"host not as found: {line}")
-        if not leftovers:
+        if not left:
             say(f"private dockerd stopped in {time.monotonic() - stopping:.1f} s; host as found")
-    return 1 if leftovers else code
+    return 1 if left else code
 
 
 def main(pytest_args: list[str]) -> int:
@@ -94,8 +94,7 @@ def main(pytest_args: list[str]) -> int:
         print(reason, file=sys.stderr)
         return 1
     LOGS.mkdir(parents=True, exist_ok=True)
-    # A CI timeout or an operator's kill still stops the daemon and cleans up (the `finally` above).
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    on_stop_signals()
     started = time.monotonic()
     try:
         if existing:
@@ -109,5 +108,8 @@ def main(pytest_args: list[str]) -> int:
     except KeyboardInterrupt:  # cleaned up on the way out, like SIGTERM
         say("interrupted")
         code = 130
+    except SystemExit as exc:  # SIGTERM: cleaned up on the way out too
+        say("terminated")
+        code = exc.code if isinstance(exc.code, int) else 1
     say(f"{'passed' if code == 0 else 'FAILED'} in {time.monotonic() - started:.0f} s (logs in {LOGS})")
     return code

@@ -29,9 +29,9 @@ CHILD = textwrap.dedent("""
 # The session's main, as far as signals go: SIGTERM exits, and cleanup runs in `finally`.
 PARENT = textwrap.dedent("""
     import pathlib, signal, sys, time
-    from tests.image.interrupts import run_to_teardown, shielded
+    from tests.image.interrupts import on_stop_signals, run_to_teardown, shielded
     out = pathlib.Path(sys.argv[1])
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    on_stop_signals()
     try:
         run_to_teardown([sys.executable, "-c", sys.argv[2], str(out)], out, {})
     finally:
@@ -41,16 +41,24 @@ PARENT = textwrap.dedent("""
 """)
 
 
+def ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @pytest.mark.parametrize(
-    ("signum", "to_group"),
-    [(signal.SIGTERM, False), (signal.SIGINT, True)],
-    ids=["sigterm-to-the-session", "ctrl-c-in-a-terminal"],
+    ("signum", "to_group", "sigint_ignored"),
+    [(signal.SIGTERM, False, False), (signal.SIGINT, True, False), (signal.SIGTERM, True, True)],
+    ids=["sigterm-to-the-session", "ctrl-c-in-a-terminal", "sigterm-to-a-background-job-of-a-script"],
 )
 def test_a_second_signal_cuts_neither_the_smoke_teardown_nor_the_cleanup(
-    tmp_path: Path, signum: signal.Signals, to_group: bool
+    tmp_path: Path, signum: signal.Signals, to_group: bool, sigint_ignored: bool
 ) -> None:
+    # A script's `cmd &` starts cmd with SIGINT ignored; so does a CI runner that starts jobs that way.
     parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT, str(tmp_path), CHILD], cwd=REPO, start_new_session=True
+        [sys.executable, "-c", PARENT, str(tmp_path), CHILD],
+        cwd=REPO,
+        start_new_session=True,
+        preexec_fn=ignore_sigint if sigint_ignored else None,  # noqa: PLW1509 (no threads here)
     )
     try:
         wait_for((tmp_path / "ready").exists, 30, what="the child to start")
