@@ -18,6 +18,7 @@ from fraiday_cli.commands.common import (
     bridged_redis,
     fail,
     load_registry,
+    queues_option,
     start,
     stop_on_signals,
 )
@@ -35,13 +36,7 @@ IDLE_WAIT_SECONDS = 1.0
 
 def asynq_bridge(
     queue: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--queue",
-            "-q",
-            metavar="QUEUE",
-            help="Asynq queue to drain; repeat for several. [default: every queue in asynq:queues]",
-        ),
+        list[str] | None, queues_option("Asynq queue to drain", "every queue in asynq:queues")
     ] = None,
     asynq_redis_url: Annotated[
         str | None,

@@ -13,6 +13,7 @@ from fraiday_cli.commands.common import (
     RegistryOption,
     bridged_redis,
     load_registry,
+    queues_option,
     start,
     stop_on_signals,
 )
@@ -25,15 +26,7 @@ IDLE_WAIT_SECONDS = 1
 
 
 def celery_bridge(
-    queue: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--queue",
-            "-q",
-            metavar="QUEUE",
-            help="Celery queue to drain; repeat for several. [default: every fraiday queue]",
-        ),
-    ] = None,
+    queue: Annotated[list[str] | None, queues_option("Celery queue to drain", "every fraiday queue")] = None,
     broker_url: Annotated[
         str | None,
         typer.Option(

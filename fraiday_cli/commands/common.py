@@ -7,7 +7,7 @@ import signal
 import threading
 from collections.abc import Sequence
 from types import FrameType
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 from urllib.parse import urlsplit
 
 import redis
@@ -27,6 +27,13 @@ RegistryOption = Annotated[str, typer.Option(hidden=True, help="Task registry as
 MetricsPortOption = Annotated[
     int, typer.Option(metavar="PORT", min=0, max=65535, help="Port of /metrics; 0 disables.")
 ]
+
+
+def queues_option(what: str, default: str) -> Any:
+    """The ``--queue`` of a command that takes several queues and has a default for none."""
+    return typer.Option(
+        "--queue", "-q", metavar="QUEUE", help=f"{what}; repeat for several. [default: {default}]"
+    )
 
 
 def from_settings(field: str) -> str:

@@ -12,6 +12,7 @@ from fraiday_cli.commands.common import (
     check_queues,
     fail,
     load_registry,
+    queues_option,
     start,
 )
 from fraiday_cli.commands.tables import table
@@ -23,12 +24,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 
 
 def queues(
-    queue: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--queue", "-q", metavar="QUEUE", help="Only this queue; repeat for several. [default: all]"
-        ),
-    ] = None,
+    queue: Annotated[list[str] | None, queues_option("Only this queue", "all")] = None,
     as_json: JsonFlag = False,
     registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:

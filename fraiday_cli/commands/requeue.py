@@ -10,6 +10,7 @@ from fraiday_cli.commands.common import (
     check_queues,
     fail,
     load_registry,
+    queues_option,
     start,
 )
 from fraiday_cli.connections import redis_client
@@ -20,12 +21,7 @@ def requeue(
     task_ids: Annotated[
         list[str] | None, typer.Argument(metavar="[TASK_ID]...", help="Failed task ids to requeue.")
     ] = None,
-    queue: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--queue", "-q", metavar="QUEUE", help="Queue to requeue from; repeat for several. [default: all]"
-        ),
-    ] = None,
+    queue: Annotated[list[str] | None, queues_option("Queue to requeue from", "all")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Requeue every failed task of the queue(s).")] = False,
     registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:

@@ -14,6 +14,7 @@ from fraiday_cli.commands.common import (
     fail,
     from_settings,
     load_registry,
+    queues_option,
     start,
 )
 from fraiday_cli.commands.ports import cannot_listen
@@ -69,15 +70,7 @@ def warn_without_ai_service(tasks: Registry, queues: list[str], settings: Settin
 
 
 def worker(
-    queue: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--queue",
-            "-q",
-            metavar="QUEUE",
-            help="Queue to consume; repeat for several. [default: every queue]",
-        ),
-    ] = None,
+    queue: Annotated[list[str] | None, queues_option("Queue to consume", "every queue")] = None,
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-c", metavar="N", min=1, max=256, help="Slots (processes).")
     ] = 1,
