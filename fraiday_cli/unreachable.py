@@ -11,7 +11,13 @@ import redis
 from config import ConfigError, load_settings
 from config.addresses import masked_url
 
-REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+# InvalidResponse: something answers at the address, but not in Redis's protocol (REDIS_PORT on an HTTP
+# port, a TLS Redis without REDIS_TLS): as much a wrong address as a refused connection.
+REDIS_ERRORS = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.InvalidResponse,
+)
 MONGO_ERRORS = (pymongo.errors.ConnectionFailure,)
 UNREACHABLE = (*REDIS_ERRORS, *MONGO_ERRORS)
 
@@ -24,9 +30,12 @@ def reason(error: BaseException) -> str:
 
 def describe_unreachable(error: BaseException) -> str:
     service = "Redis" if isinstance(error, REDIS_ERRORS) else "MongoDB"
+    why = reason(error)
+    if isinstance(error, redis.exceptions.InvalidResponse):
+        why = f"not a Redis server ({why})"
     try:
         settings = load_settings()
     except ConfigError:
-        return f"cannot reach {service}: {reason(error)}"
+        return f"cannot reach {service}: {why}"
     url = settings.redis_url if service == "Redis" else settings.mongodb_uri.get_secret_value()
-    return f"cannot reach {service} at {masked_url(url)}: {reason(error)}"
+    return f"cannot reach {service} at {masked_url(url)}: {why}"

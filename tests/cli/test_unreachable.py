@@ -11,6 +11,7 @@ from fraiday_cli.unreachable import describe_unreachable
 from tests.cli.test_cli import run
 from tests.harness.redis_server import RedisServer
 from tests.processes import TEST_REGISTRY
+from tests.support.http_stub import http_stub
 
 PASSWORD = "hunter2-secret"
 SEMANTIC_SYNC = '{"client_id": "acme", "sync_type": "full"}'
@@ -26,21 +27,21 @@ def stopped_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["queues"],
-        ["queues", "--json"],
-        ["jobs", "-q", "events"],
-        ["pause", "-q", "events"],
-        ["resume", "-q", "events"],
-        ["drain", "-q", "events", "--timeout", "1"],
-        ["requeue", "--all"],
-        ["requeue", "some-task-id"],
-        ["purge", "-q", "events"],
-        ["enqueue", "semantic_layer:sync", "--payload", SEMANTIC_SYNC],
-    ],
-)
+EVERY_COMMAND = [
+    ["queues"],
+    ["queues", "--json"],
+    ["jobs", "-q", "events"],
+    ["pause", "-q", "events"],
+    ["resume", "-q", "events"],
+    ["drain", "-q", "events", "--timeout", "1"],
+    ["requeue", "--all"],
+    ["requeue", "some-task-id"],
+    ["purge", "-q", "events"],
+    ["enqueue", "semantic_layer:sync", "--payload", SEMANTIC_SYNC],
+]
+
+
+@pytest.mark.parametrize("args", EVERY_COMMAND)
 def test_every_command_says_redis_is_unreachable_in_one_line(
     env: dict[str, str], stopped_redis: RedisServer, args: list[str]
 ) -> None:
@@ -52,6 +53,22 @@ def test_every_command_says_redis_is_unreachable_in_one_line(
         f"fraiday: cannot reach Redis at redis://:***@127.0.0.1:{stopped_redis.port}/0: "
         f"Error 111 connecting to 127.0.0.1:{stopped_redis.port}. Connection refused."
     ]
+
+
+@pytest.mark.parametrize("args", [EVERY_COMMAND[0], EVERY_COMMAND[5], EVERY_COMMAND[6], EVERY_COMMAND[-1]])
+def test_an_address_that_is_not_redis_is_one_line(env: dict[str, str], args: list[str]) -> None:
+    """REDIS_PORT on the API's 8080 (or any HTTP port) by mistake: the answer is not Redis's protocol.
+    redis-py raises InvalidResponse there, which is not a ConnectionError: an 80-line traceback before.
+    (The line comes from one place for every command; a read, a wait, a write and an enqueue show it.)"""
+    with http_stub() as not_redis:
+        port = not_redis.server.server_port
+        result = run(args, {**env, "REDIS_URL": f"redis://:{PASSWORD}@127.0.0.1:{port}/0"})
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(
+        f"fraiday: cannot reach Redis at redis://:***@127.0.0.1:{port}/0: not a Redis server (Protocol error"
+    )
 
 
 def test_an_unknown_redis_host_is_one_line_too(env: dict[str, str]) -> None:
