@@ -163,13 +163,19 @@ if [ -z "${REDIS_URL:-}${REDIS_HOST:-}" ]; then
   wait_until "Redis" 30 redis-cli -p "$redis_port" ping
   # Nothing uses this Redis yet, so any worker or scheduler registered in it was left by a run that did
   # not stop cleanly (killed, machine off): forget them, or `fraiday queues` counts workers that are gone.
-  stale=$(redis-cli -p "$redis_port" EVAL "local n = 0
+  # A clean stop leaves only RQ's death records (kept 60 s), deleted too but not worth a word.
+  read -r stale_workers stale_leader < <(redis-cli -p "$redis_port" EVAL "
+    local found = {redis.call('SCARD', 'rq:workers'), redis.call('EXISTS', 'fraiday:scheduler:leader')}
     for _, pattern in ipairs(ARGV) do
-      for _, key in ipairs(redis.call('KEYS', pattern)) do n = n + redis.call('DEL', key) end
+      for _, key in ipairs(redis.call('KEYS', pattern)) do redis.call('DEL', key) end
     end
-    return n" 0 'rq:workers' 'rq:workers:*' 'rq:worker:*' 'rq:scheduler:*' 'rq:scheduler-lock:*' \
-    'fraiday:scheduler:leader')
-  [ "$stale" = 0 ] || say "forgot $stale worker and scheduler registrations left by a run that did not stop cleanly"
+    return found" 0 'rq:workers' 'rq:workers:*' 'rq:worker:*' 'rq:scheduler:*' 'rq:scheduler-lock:*' \
+    'fraiday:scheduler:leader' | paste -sd ' ')
+  if [ "$stale_workers$stale_leader" != 00 ]; then
+    leader_shown=
+    [ "$stale_leader" = 0 ] || leader_shown=" and a scheduler leader"
+    say "forgot $stale_workers worker registration(s)$leader_shown left by a run that did not stop cleanly"
+  fi
   export REDIS_URL="redis://127.0.0.1:$redis_port/0"
   redis_shown=$REDIS_URL
 else

@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.harness.mongo_server import postgres_data_dir
+from tests.harness.redis_server import RedisServer
 from tests.support.local_stack import BANNER, LocalStack
 
 
@@ -67,3 +69,42 @@ def test_reset_deletes_the_mongodb_data_wherever_it_is_kept(stack: LocalStack, t
         assert stack.run_to_exit() == 1, stack.output
     assert f"run-local: deleted local data and logs in {tmp_path}" in stack.output
     assert not (kept / "from-an-earlier-run").exists()
+
+
+def test_only_registrations_of_an_unclean_stop_are_reported_at_the_next_start(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    """A clean stop leaves RQ's death records (``rq:worker:<name>`` with ``death``, kept 60 s): a start
+    within that minute said "forgot 6 worker and scheduler registrations left by a run that did not stop
+    cleanly" after every clean Ctrl+C. Only what a killed run leaves is counted: workers still in
+    ``rq:workers`` and a scheduler leader."""
+    data = RedisServer(tmp_path / "redis")
+    data.start()
+    try:
+        seeded = redis.Redis.from_url(data.url)
+        seeded.hset("rq:worker:stopped", mapping={"death": "2026-11-26T06:00:00Z", "state": "idle"})
+        seeded.expire("rq:worker:stopped", 60)
+        for name in ("killed-1", "killed-2"):
+            seeded.hset(f"rq:worker:{name}", mapping={"state": "idle", "queues": "events"})
+            seeded.sadd("rq:workers", f"rq:worker:{name}")
+            seeded.sadd("rq:workers:events", f"rq:worker:{name}")
+        seeded.set("fraiday:scheduler:leader", "killed", ex=30)
+    finally:
+        data.stop()
+    with socket.socket() as taken:  # the server cannot start: the run ends right after the clean-up
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        stack.env["PORT"] = str(taken.getsockname()[1])
+        assert stack.run_to_exit() == 1, stack.output
+
+    assert (
+        "run-local: forgot 2 worker registration(s) and a scheduler leader left by a run that did not stop"
+        " cleanly" in stack.output
+    ), stack.output
+    data.start()
+    try:
+        after = redis.Redis.from_url(data.url)
+        assert after.exists("rq:worker:killed-1", "rq:worker:killed-2", "fraiday:scheduler:leader") == 0
+        assert after.keys("rq:workers*") == []  # the run's own workers stopped cleanly too
+    finally:
+        data.stop()
