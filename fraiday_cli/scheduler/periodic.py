@@ -12,6 +12,7 @@ they lead (a lock expiring under a stalled leader) enqueue the same id, which RQ
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -96,8 +97,8 @@ class PeriodicScheduler:
         deploy time); after an outage only the latest missed tick runs, once, not one per missed tick.
         """
         tick = latest_tick(task.cron, now)
-        last = self.connection.hget(LAST_TICK_KEY, task.name)
-        if last is not None and tick <= float(last):
+        last = _stored_tick(self.connection.hget(LAST_TICK_KEY, task.name))
+        if last is not None and tick <= last:
             return None
         enqueued = None
         if last is not None:
@@ -119,3 +120,13 @@ class PeriodicScheduler:
             with contextlib.suppress(LockError, redis.RedisError):
                 self._lock.release()
             self._leading = False
+
+
+def _stored_tick(raw: bytes | str | None) -> float | None:
+    """The last tick fired, or None (a first sighting) for one never stored or not a finite number:
+    whoever writes to Redis can write anything there, and ``inf`` would stop the entry for good."""
+    try:
+        tick = float(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return tick if tick is not None and math.isfinite(tick) else None

@@ -69,6 +69,20 @@ def test_only_the_leader_enqueues_and_a_standby_takes_over_when_it_resigns(
     assert leader.step() == []
 
 
+def test_a_garbled_last_tick_in_redis_is_read_as_a_first_sighting(
+    settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """Whoever can write to Redis can garble the last tick: the scheduler neither crashes on it nor
+    stops firing (``inf`` would say every tick had already run)."""
+    clock = Clock(1_800_000_030.0)
+    periodic = scheduler(redis_conn, clock)
+    for garbled in (b"yesterday", b"inf", b"nan", b"1e400"):
+        redis_conn.hset("fraiday:scheduler:last_tick", "count", garbled)
+        assert periodic.step() == []
+    clock.now += 40
+    assert [e.task_id for e in periodic.step()] == ["periodic-count-1800000060"]
+
+
 def test_latest_tick_with_a_seconds_field() -> None:
     assert latest_tick("* * * * * */10", 1_800_000_035.5) == 1_800_000_030.0
 
