@@ -22,6 +22,7 @@ slot finishing the job meanwhile, or a sweeper killed halfway never lose or dupl
 """
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -150,9 +151,7 @@ class OrphanSweep:
             return []
         orphans = self.find()
         now = self.clock()
-        suspects = {
-            _text(k): _text(v).split("|", 1) for k, v in self.connection.hgetall(ORPHAN_SUSPECTS_KEY).items()
-        }
+        suspects = {_text(k): _sighting(v) for k, v in self.connection.hgetall(ORPHAN_SUSPECTS_KEY).items()}
         requeued: list[str] = []
         with self.connection.pipeline(transaction=False) as pipeline:
             for job_id in set(suspects) - set(orphans):
@@ -161,7 +160,7 @@ class OrphanSweep:
                 seen = suspects.get(job_id)
                 if seen is None or seen[1] != orphan.state:
                     pipeline.hset(ORPHAN_SUSPECTS_KEY, job_id, f"{now}|{orphan.state}")
-                elif now - float(seen[0]) >= self.interval / 2:
+                elif now - seen[0] >= self.interval / 2:
                     if self._requeue_orphan(job_id, orphan):
                         requeued.append(job_id)
                     pipeline.hdel(ORPHAN_SUSPECTS_KEY, job_id)
@@ -215,6 +214,17 @@ class OrphanSweep:
             return False
         log.warning("job %s was lost between dequeue and start: back on %s", job_id, orphan.origin)
         return True
+
+
+def _sighting(raw: Any) -> tuple[float, str] | None:
+    """When a scan first saw a job orphaned, and in which state; None for an entry that does not read as
+    one (written into Redis by hand), which then counts as no sighting instead of crashing every scan."""
+    first, _, state = _text(raw).partition("|")
+    try:
+        seen = float(first)
+    except ValueError:
+        return None
+    return (seen, state) if math.isfinite(seen) else None
 
 
 def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:

@@ -163,6 +163,23 @@ def test_a_job_met_in_the_dequeue_window_twice_but_enqueued_again_between_is_not
     assert sweep.run() == [task.task_id], "unchanged since then: stuck after all"
 
 
+def test_a_garbled_sighting_in_redis_is_a_first_sighting_not_a_crashed_scan(redis_conn: redis.Redis) -> None:
+    """Whoever can write to Redis can garble the shared sightings: a scan that crashed on one would crash
+    at every interval after, and no lost job would be recovered again."""
+    client = TaskClient(redis_conn, REGISTRY)
+    lost = [client.enqueue("test:count", {"key": f"lost-{n}"}).task_id for n in range(2)]
+    for _ in lost:
+        redis_conn.lpop("rq:queue:events")
+    enqueued_at = (field(redis_conn, lost[1], "enqueued_at") or b"").decode()
+    redis_conn.hset(ORPHAN_SUSPECTS_KEY, lost[0], "no separator")
+    redis_conn.hset(ORPHAN_SUSPECTS_KEY, lost[1], f"not a time|queued|{enqueued_at}")  # its state, right
+    clock = Clock()
+    sweep = OrphanSweep(redis_conn, TIMES.orphan_scan, clock)
+    assert sweep.run() == []
+    next_scan(redis_conn, clock)
+    assert sorted(sweep.run()) == sorted(lost)
+
+
 def test_a_running_job_is_no_orphan(redis_conn: redis.Redis) -> None:
     running(redis_conn)
     assert OrphanSweep(redis_conn, TIMES.orphan_scan).find() == {}
