@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -40,6 +40,8 @@ ASYNQ_BRIDGE_TASKS = Counter(
 )
 
 DEAD_LETTERS = "fraiday:asynq-bridge:dead"
+DeadLetterKey = tuple[str, str, str | None]
+"""A dead letter's queue, Asynq id and TaskMessage (base64): the same three are the same task."""
 SOURCES = ("pending", "scheduled", "retry")
 
 # KEYS: pending, scheduled, retry, processing. Oldest pending first (Asynq pushes on the left and its
@@ -176,11 +178,14 @@ class AsynqBridge:
             fraiday_backoff.succeeded()
 
     def recover(self) -> int:
-        """Handle what a previous bridge left mid-way (the task-id dedup makes a second pass harmless)."""
+        """Handle what a previous bridge left mid-way: the task-id dedup makes a second enqueue harmless,
+        and a dead letter it had already written is not written again (restored by hand, a second entry
+        would run the task twice)."""
         handled = 0
+        written = self._dead_letters_written()
         for queue in self.queues:
             for raw in self.broker.lrange(processing_key(queue), 0, -1):
-                self._settle(queue, Taken.parse(raw))
+                self._settle(queue, Taken.parse(raw), written)
                 handled += 1
         if handled:
             log.info("recovered %d Asynq task(s) left in processing by a previous bridge", handled)
@@ -197,9 +202,19 @@ class AsynqBridge:
                 handled += 1
         return handled
 
-    def _settle(self, queue: str, taken: Taken) -> Outcome:
+    def _dead_letters_written(self) -> set[DeadLetterKey]:
+        written = set()
+        for raw in self.broker.lrange(DEAD_LETTERS, 0, -1):
+            try:
+                entry = json.loads(raw)
+                written.add((entry["queue"], entry["id"], entry["msg"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # not the bridge's entry (written by hand): it cannot be one of ours
+        return written
+
+    def _settle(self, queue: str, taken: Taken, written: Set[DeadLetterKey] = frozenset()) -> Outcome:
         msg, unique_key = self.broker.hmget(task_key(queue, taken.id), ["msg", "unique_key"])
-        outcome = self.handle(queue, taken, msg.encode() if isinstance(msg, str) else msg)
+        outcome = self.handle(queue, taken, msg.encode() if isinstance(msg, str) else msg, written)
         ASYNQ_BRIDGE_TASKS.labels(queue, taken.source, outcome.outcome).inc()
         keys = [processing_key(queue), task_key(queue, taken.id)]
         if unique_key:
@@ -207,7 +222,9 @@ class AsynqBridge:
         self._settle_script(keys=keys, args=[taken.raw, taken.id])
         return outcome
 
-    def handle(self, queue: str, taken: Taken, msg: bytes | None) -> Outcome:
+    def handle(
+        self, queue: str, taken: Taken, msg: bytes | None, written: Set[DeadLetterKey] = frozenset()
+    ) -> Outcome:
         try:
             if msg is None:
                 raise BadTask(f"the task hash {task_key(queue, taken.id)} has no msg")
@@ -226,7 +243,7 @@ class AsynqBridge:
             except redis.RedisError as error:
                 raise FraidayRedisError(error) from error
         except (BadTask, PermanentError) as error:
-            return self._dead_letter(queue, taken, msg, str(error))
+            return self._dead_letter(queue, taken, msg, str(error), written)
         log.info(
             "asynq %s %s (%s) -> %s",
             task.type,
@@ -243,8 +260,11 @@ class AsynqBridge:
         )
         return Outcome("duplicate" if enqueued.duplicate else "enqueued", enqueued.task_id)
 
-    def _dead_letter(self, queue: str, taken: Taken, msg: bytes | None, reason: str) -> Outcome:
+    def _dead_letter(
+        self, queue: str, taken: Taken, msg: bytes | None, reason: str, written: Set[DeadLetterKey]
+    ) -> Outcome:
         """Keep the task (never run) with why; ``msg`` is the TaskMessage, base64, to restore it by hand."""
+        encoded = base64.b64encode(msg).decode() if msg is not None else None
         entry: dict[str, Any] = {
             "queue": queue,
             "id": taken.id,
@@ -252,9 +272,10 @@ class AsynqBridge:
             "due": taken.due,
             "reason": reason,
             "at": datetime.now(UTC).isoformat(),
-            "msg": base64.b64encode(msg).decode() if msg is not None else None,
+            "msg": encoded,
         }
-        self.broker.rpush(DEAD_LETTERS, json.dumps(entry))
+        if (queue, taken.id, encoded) not in written:
+            self.broker.rpush(DEAD_LETTERS, json.dumps(entry))
         log.warning(
             "Asynq task %s dead-lettered from %s: %s",
             taken.id,

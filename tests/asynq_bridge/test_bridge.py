@@ -19,7 +19,16 @@ import redis
 from prometheus_client import REGISTRY as METRICS
 
 from config import Settings
-from fraiday_cli.asynq_bridge.bridge import DEAD_LETTERS, AsynqBridge, job_id_for, processing_key, task_key
+from fraiday_cli.asynq_bridge.bridge import (
+    DEAD_LETTERS,
+    SOURCES,
+    AsynqBridge,
+    Taken,
+    job_id_for,
+    processing_key,
+    queue_key,
+    task_key,
+)
 from fraiday_cli.asynq_bridge.payloads import TypeNames
 from fraiday_cli.asynq_bridge.task_message import message_class
 from fraiday_cli.reconnect import address_of
@@ -300,3 +309,21 @@ def test_an_outage_of_fraidays_redis_names_fraidays_redis_not_the_asynq_one(
     line = next(r.getMessage() for r in caplog.records if "unreachable" in r.getMessage())
     assert line.startswith(f"Redis at {address_of(down)} unreachable (attempt 1): "), line
     assert redis_conn.llen(processing_key("events")) == 1, "the task waits in processing for the next try"
+
+
+def test_a_dead_letter_written_just_before_a_kill_is_not_written_twice(
+    bridge: AsynqBridge, redis_url: str, redis_conn: redis.Redis
+) -> None:
+    """A second entry would be restored twice by the README's rollback, and run twice on Asynq."""
+    (task,) = produce(redis_url, [{"type": "email:send", "queue": "events", "payload": {"to": "a@b.c"}}])
+    msg = redis_conn.hget(task_key("events", task.id), "msg")
+    keys = [queue_key("events", source) for source in SOURCES] + [processing_key("events")]
+    taken = Taken.parse(bridge._take(keys=keys))
+    # Dead-lettered but not yet settled: the state a SIGKILL right after the dead-letter push leaves.
+    assert bridge.handle("events", taken, msg).outcome == "dead_letter"
+
+    assert bridge.recover() == 1
+
+    (entry,) = [json.loads(raw) for raw in redis_conn.lrange(DEAD_LETTERS, 0, -1)]
+    assert entry["id"] == task.id and base64.b64decode(entry["msg"]) == msg
+    assert asynq_leftovers(redis_conn) == []
