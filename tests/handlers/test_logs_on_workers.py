@@ -1,15 +1,12 @@
 """What a real worker logs about a job: each AI call, each webhook delivery, each MongoDB command."""
 
-import signal
 from pathlib import Path
 
 import redis
 
 from config import Settings
-from fraiday_cli.tasks.client import TaskClient
 from handlers.services import Services
-from handlers.task_types import REGISTRY
-from tests.processes import fraiday, wait_for
+from tests.handlers.chat_jobs import chat_task, run_until
 from tests.support.http_stub import Answer, HttpStub
 from tests.support.log_lines import json_log_lines
 
@@ -25,22 +22,12 @@ def test_a_chat_job_logs_its_ai_calls_delivery_and_database_operations(
     tmp_path: Path,
 ) -> None:
     stub.script("/v1/chat", Answer(503, "try later"), Answer(200, {"reply": "Done."}))
-    session = services.db.chat.create_session("acme")
-    message = services.db.chat.add_user_message(session, "Hi", suggestion_mode=False)
     services.db.subscriptions.create("acme", stub.script("/hook", Answer(200)), ["chat.response"])
-    task = TaskClient(redis_conn, REGISTRY, backoff_scale=0.01).chat_workflow(
-        str(message["_id"]), str(session["_id"])
-    )
-
+    task_id, _ = chat_task(services, redis_conn, backoff_scale=0.01)
     env = {**handler_env, "LOG_LEVEL": "DEBUG"}
-    with fraiday(["worker", "--queue", "chat_workflow"], env, tmp_path / "worker.log") as worker:
-        wait_for(
-            lambda: redis_conn.hget(f"rq:job:{task.task_id}", "status") == b"finished", 30, what="finished"
-        )
-        worker.stop(signal.SIGTERM)
-        lines = json_log_lines(worker.output())
+    lines = json_log_lines(run_until("finished", redis_conn, task_id, env, tmp_path / "worker.log"))
 
-    mine = [line for line in lines if line.get("task_id") == task.task_id]
+    mine = [line for line in lines if line.get("task_id") == task_id]
     for line in mine:
         assert (line["task_type"], line["queue"]) == ("chat:workflow", "chat_workflow"), line
 
@@ -78,14 +65,7 @@ def test_at_info_no_database_lines_are_written(
     tmp_path: Path,
 ) -> None:
     stub.script("/v1/chat", Answer(200, {"reply": "Done."}))
-    session = services.db.chat.create_session("acme")
-    message = services.db.chat.add_user_message(session, "Hi", suggestion_mode=False)
-    task = TaskClient(redis_conn, REGISTRY).chat_workflow(str(message["_id"]), str(session["_id"]))
-    with fraiday(["worker", "--queue", "chat_workflow"], handler_env, tmp_path / "worker.log") as worker:
-        wait_for(
-            lambda: redis_conn.hget(f"rq:job:{task.task_id}", "status") == b"finished", 30, what="finished"
-        )
-        worker.stop(signal.SIGTERM)
-        lines = json_log_lines(worker.output())
+    task_id, _ = chat_task(services, redis_conn)
+    lines = json_log_lines(run_until("finished", redis_conn, task_id, handler_env, tmp_path / "worker.log"))
     assert [line["status"] for line in lines if line["logger"] == "fraiday.ai"] == ["200"]
     assert not [line for line in lines if line["logger"] == "fraiday.mongodb"]

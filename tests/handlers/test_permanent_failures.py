@@ -7,34 +7,18 @@ from pathlib import Path
 import redis
 
 from config import Settings
-from fraiday_cli.tasks.client import TaskClient
 from handlers.services import Services
-from handlers.task_types import REGISTRY
+from tests.handlers.chat_jobs import chat_task, run_until
 from tests.processes import fraiday, wait_for
 from tests.support.http_stub import Answer, HttpStub
 from tests.support.log_lines import json_log_lines
 
-WORKER = ["worker", "--queue", "chat_workflow", "--concurrency", "1"]
 NOT_CONFIGURED = "AI_SERVICE_URL is not set"
-
-
-def chat_task(services: Services, redis_conn: redis.Redis) -> tuple[str, str]:
-    session = services.db.chat.create_session("acme")
-    message = services.db.chat.add_user_message(session, "Hi", suggestion_mode=False)
-    task = TaskClient(redis_conn, REGISTRY).chat_workflow(str(message["_id"]), str(session["_id"]))
-    return task.task_id, str(message["_id"])
 
 
 def log_lines(output: str) -> list[dict[str, object]]:
     assert "Traceback" not in output, output[-3000:]
     return json_log_lines(output)
-
-
-def run_until_failed(env: dict[str, str], redis_conn: redis.Redis, task_id: str, log: Path) -> str:
-    with fraiday(WORKER, env, log) as worker:
-        wait_for(lambda: redis_conn.hget(f"rq:job:{task_id}", "status") == b"failed", 30, what="failed")
-        worker.stop(signal.SIGTERM)
-        return worker.output()
 
 
 def test_a_4xx_from_the_ai_service_is_one_line_with_the_reason(
@@ -47,7 +31,7 @@ def test_a_4xx_from_the_ai_service_is_one_line_with_the_reason(
 ) -> None:
     stub.script("/v1/chat", Answer(422, {"detail": "message too long"}))
     task_id, message_id = chat_task(services, redis_conn)
-    output = run_until_failed(handler_env, redis_conn, task_id, tmp_path / "worker.log")
+    output = run_until("failed", redis_conn, task_id, handler_env, tmp_path / "worker.log")
 
     assert len(stub.to("/v1/chat")) == 1, "a permanent failure is not retried"
     errors = [line for line in log_lines(output) if line["level"] in ("ERROR", "CRITICAL")]
@@ -63,7 +47,7 @@ def test_chat_without_an_ai_service_warns_once_at_start_and_fails_in_one_line(
     services: Services, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
 ) -> None:
     task_id, _ = chat_task(services, redis_conn)
-    output = run_until_failed(env, redis_conn, task_id, tmp_path / "worker.log")
+    output = run_until("failed", redis_conn, task_id, env, tmp_path / "worker.log")
 
     lines = log_lines(output)
     warnings = [
