@@ -45,17 +45,17 @@ def _one_chat_job(database: Database, session: dict[str, Any], subscription: dic
     chat = database.chat
     message = chat.add_user_message(session, "Where is my order?", suggestion_mode=False)
     started = time.perf_counter()
-    stored = chat.get_message(message["_id"])
+    stored = chat.claim_pending(str(message["_id"]), str(session["_id"]), task_id="bench", attempts=1)
     assert stored is not None
-    chat.get_session(stored["session_id"])
-    chat.set_status(stored["_id"], MessageStatus.PROCESSING)
     chat.session_context(stored, 20)
-    chat.find_assistant(stored["_id"], MessageKind.REPLY)
-    reply = chat.save_assistant(stored, MessageKind.REPLY, "It ships today.", [])
+    _, stored_now = chat.save_assistant(stored, MessageKind.REPLY, "It ships today.", [])
+    assert stored_now
     chat.set_status(stored["_id"], MessageStatus.COMPLETED)
     for match in database.subscriptions.matching(CLIENT, "chat.response"):
-        record = database.deliveries.open(f"reply:{reply['_id']}", match, "chat.response")
-        database.deliveries.record_attempt(record, DeliveryStatus.DELIVERED, 200, None, 1.0)
+        source = f"reply:{stored['_id']}"
+        database.deliveries.record_first_attempt(
+            source, match, "chat.response", DeliveryStatus.DELIVERED, 200, None, 1.0
+        )
     return time.perf_counter() - started
 
 

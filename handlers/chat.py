@@ -39,7 +39,7 @@ def answer_message(
 ) -> dict[str, Any]:
     chat = services.db.chat
     kind = MessageKind.SUGGESTIONS if suggestion_mode else MessageKind.REPLY
-    message, answer = _message_and_answer(services, task, message_id, session_id, kind)
+    message, answer, stored_now = _message_and_answer(services, task, message_id, session_id, kind)
     if message["status"] != MessageStatus.COMPLETED:
         chat.set_status(message["_id"], MessageStatus.COMPLETED)
     event_type = SUGGESTION_EVENT if suggestion_mode else REPLY_EVENT
@@ -57,35 +57,38 @@ def answer_message(
         client_id=message["client_id"],
         event_type=event_type,
         body=envelope(str(answer["_id"]), event_type, answer["created_at"], data),
+        stored_now=stored_now,
     )
     return {"reply_message_id": str(answer["_id"]), "deliveries": deliveries}
 
 
 def _message_and_answer(
     services: Services, task: TaskContext, message_id: str, session_id: str, kind: MessageKind
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The user message as it was, and its answer: the stored one, or the AI service's, stored now."""
+) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """The user message as it was, and its answer: the stored one, or the AI service's, stored now (the
+    third value says which)."""
     chat = services.db.chat
     running: dict[str, Any] = {"task_id": task.task_id, "attempts": task.attempt}
     # The usual case, a pending message, in one round trip instead of three (read, look up, mark).
     claimed = chat.claim_pending(message_id, session_id, **running)
     if claimed is not None:
-        return claimed, _ask(services, task, claimed, kind)
+        return claimed, *_ask(services, task, claimed, kind)
     message = chat.get_message(message_id)
     if message is None or str(message["session_id"]) != session_id or message["role"] != "user":
         raise MessageNotFound(f"no user message {message_id} in session {session_id}")
     answer = chat.find_assistant(message["_id"], kind)
-    if answer is None:
-        chat.set_status(message["_id"], MessageStatus.PROCESSING, **running)
-        answer = _ask(services, task, message, kind)
-    return message, answer
+    if answer is not None:
+        return message, answer, False
+    chat.set_status(message["_id"], MessageStatus.PROCESSING, **running)
+    return message, *_ask(services, task, message, kind)
 
 
 def _ask(
     services: Services, task: TaskContext, message: Mapping[str, Any], kind: MessageKind
-) -> dict[str, Any]:
-    """Ask the AI service and store its answer; keep the user message's status telling the truth (the
-    caller has marked it processing)."""
+) -> tuple[dict[str, Any], bool]:
+    """Ask the AI service and store its answer (and whether this call stored it: a racing run may have
+    stored one first); keep the user message's status telling the truth (the caller has marked it
+    processing)."""
     chat = services.db.chat
     context = [
         ContextMessage(m["role"], m["content"], m["created_at"].isoformat())

@@ -14,7 +14,7 @@ EVENT_FIELDS = ("event_id", "client_id", "event_type", "entity_type", "payload")
 def process_event(payload: EventProcessorPayload, services: Services, task: TaskContext) -> dict[str, Any]:
     events = services.db.events
     # The first stored copy of an event id wins: a later task for the same id delivers what was stored.
-    event = events.record(payload.model_dump(), task.task_id)
+    event, stored_now = events.record(payload.model_dump(), task.task_id)
     data = {field: event[field] for field in EVENT_FIELDS}
     try:
         deliveries = notify(
@@ -24,6 +24,7 @@ def process_event(payload: EventProcessorPayload, services: Services, task: Task
             client_id=event["client_id"],
             event_type=event["event_type"],
             body=envelope(event["event_id"], event["event_type"], event["received_at"], data),
+            stored_now=stored_now,
         )
     except DeliveriesOutstanding as exc:
         status = EventStatus.FAILED if task.is_last_attempt else EventStatus.RETRYING

@@ -8,6 +8,7 @@ import pytest
 
 from handlers.chat import MessageNotFound, chat_workflow, suggestion_workflow
 from handlers.metrics import MONGO_OPERATION_DURATION
+from handlers.notify import DeliveriesOutstanding
 from handlers.payloads import ChatWorkflowPayload, SuggestionWorkflowPayload
 from handlers.services import Services
 from handlers.services.ai_client import AIServiceRejected, AIServiceUnavailable
@@ -107,10 +108,11 @@ def mongo_commands() -> Counter[str]:
     return counts
 
 
-def test_a_chat_job_on_a_pending_message_costs_eight_mongodb_commands(
+def test_a_chat_job_on_a_pending_message_costs_seven_mongodb_commands(
     services: Services, stub: HttpStub
 ) -> None:
-    """Each command is a round trip the job waits for: reading, checking and marking the message is one."""
+    """Each command is a round trip the job waits for: reading, checking and marking the message is one,
+    and a delivery of a reply stored just now is recorded once, after it is sent."""
     stub.script("/v1/chat", Answer(200, {"reply": "It ships tomorrow."}))
     setup = conversation(services, stub)
     before = mongo_commands()
@@ -122,10 +124,58 @@ def test_a_chat_job_on_a_pending_message_costs_eight_mongodb_commands(
             "insert chat_messages": 1,  # the reply
             "update chat_messages": 1,  # the message completed
             "find webhook_subscriptions": 1,
-            "insert webhook_deliveries": 1,
-            "update webhook_deliveries": 1,
+            "insert webhook_deliveries": 1,  # the delivery, with its outcome
         }
     )
+
+
+def test_a_webhook_sent_but_never_recorded_is_sent_again_with_the_same_delivery_id(
+    services: Services, stub: HttpStub
+) -> None:
+    """A worker that dies between the receiver's answer and the delivery record leaves no record (the
+    first attempt of a reply stored in the same run opens none before sending). The retry finds the
+    stored reply, creates the record and sends again under the delivery id the receiver saw first, so
+    the receiver can drop the duplicate."""
+    stub.script("/v1/chat", Answer(200, {"reply": "It ships tomorrow."}))
+    setup = conversation(services, stub)
+    chat_workflow(chat_payload(setup), services, attempt(1))
+    source = f"reply:{setup['message']['_id']}"
+    assert services.db.deliveries.deliveries.delete_many({"source": source}).deleted_count == 1
+
+    assert chat_workflow(chat_payload(setup), services, attempt(2))["deliveries"] == {"delivered": 1}
+
+    first, second = stub.to(HOOK)
+    assert first.headers["X-Fraiday-Delivery"] == second.headers["X-Fraiday-Delivery"]
+    assert first.body == second.body
+    (record,) = services.db.deliveries.for_source(source)
+    assert (record["delivery_id"], record["status"], record["attempts"]) == (
+        first.headers["X-Fraiday-Delivery"],
+        "delivered",
+        1,
+    )
+    assert len(stub.to("/v1/chat")) == 1
+
+
+def test_a_reply_s_first_delivery_that_failed_is_retried_under_its_delivery_id(
+    services: Services, stub: HttpStub
+) -> None:
+    """The record written after a first attempt is the one the retry reads: a 503 is sent again with
+    the same delivery id and counted on the same record."""
+    stub.script("/v1/chat", Answer(200, {"reply": "It ships tomorrow."}))
+    setup = conversation(services, stub)
+    stub.script(HOOK, Answer(503, "busy"), Answer(200))
+    with pytest.raises(DeliveriesOutstanding):
+        chat_workflow(chat_payload(setup), services, attempt(1))
+    (record,) = services.db.deliveries.for_source(f"reply:{setup['message']['_id']}")
+    assert (record["status"], record["attempts"], record["last_status_code"]) == ("retrying", 1, 503)
+
+    chat_workflow(chat_payload(setup), services, attempt(2))
+
+    first, second = stub.to(HOOK)
+    assert first.headers["X-Fraiday-Delivery"] == second.headers["X-Fraiday-Delivery"]
+    assert first.headers["X-Fraiday-Delivery"] == record["delivery_id"]
+    (record,) = services.db.deliveries.for_source(f"reply:{setup['message']['_id']}")
+    assert (record["status"], record["attempts"], record["last_status_code"]) == ("delivered", 2, 200)
 
 
 def test_a_pending_message_whose_answer_is_already_stored_keeps_that_answer(
@@ -135,7 +185,7 @@ def test_a_pending_message_whose_answer_is_already_stored_keeps_that_answer(
     next run asks again (the price of not looking first) but stores and delivers the first reply only."""
     stub.script("/v1/chat", Answer(200, {"reply": "Second."}))
     setup = conversation(services, stub)
-    first = services.db.chat.save_assistant(setup["message"], chat_kind("reply"), "First.", [])
+    first, _ = services.db.chat.save_assistant(setup["message"], chat_kind("reply"), "First.", [])
 
     result = chat_workflow(chat_payload(setup), services, attempt(2))
 

@@ -132,3 +132,21 @@ def test_the_events_error_text_is_cut_short_however_many_deliveries_fail(
         process_event(EVENT, services, attempt(1))
     error = services.db.events.get("evt-1001")["error"]
     assert error.startswith("20 webhook delivery(ies) to retry") and len(error) <= 500
+
+
+def test_a_first_attempt_that_raced_a_run_opening_its_record_is_counted_on_that_record(
+    services: Services,
+) -> None:
+    """A run that stored the event sends its first attempt without opening a record; a duplicate task
+    that found the event opened one meanwhile. The attempt is counted on that record, and both runs sent
+    the same delivery id."""
+    subscription = services.db.subscriptions.create("acme", "https://hooks.example/x", ["*"])
+    deliveries = services.db.deliveries
+    opened = deliveries.open("event:evt-1001", subscription, "order.created")
+    deliveries.record_first_attempt(
+        "event:evt-1001", subscription, "order.created", DeliveryStatus.DELIVERED, 204, None, 2.5
+    )
+    (record,) = deliveries.for_source("event:evt-1001")
+    assert record["_id"] == opened["_id"]
+    assert record["delivery_id"] == deliveries.delivery_id("event:evt-1001", subscription)
+    assert (record["status"], record["attempts"], record["last_status_code"]) == ("delivered", 1, 204)

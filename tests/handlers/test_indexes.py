@@ -98,6 +98,9 @@ def exercise(database: Database) -> None:
     record = database.deliveries.open("chat:1", subscription, "chat.response")
     database.deliveries.open("chat:1", subscription, "chat.response")
     database.deliveries.record_attempt(record, DeliveryStatus.DELIVERED, 200, None, 3.0)
+    delivered = (DeliveryStatus.DELIVERED, 200, None, 3.0)
+    database.deliveries.record_first_attempt("chat:2", subscription, "chat.response", *delivered)
+    database.deliveries.record_first_attempt("chat:1", subscription, "chat.response", *delivered)  # raced
     database.deliveries.for_source("chat:1")
     database.subscriptions.deactivate(subscription["_id"], "gone")
     database.subscriptions.delete("acme", str(subscription["_id"]))

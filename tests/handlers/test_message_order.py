@@ -22,7 +22,7 @@ def test_a_reply_and_the_next_message_list_after_an_id_made_elsewhere(services: 
     message = {**stored, "_id": elsewhere}
     chat.messages.insert_one(message)
 
-    reply = chat.save_assistant(message, MessageKind.REPLY, "It ships tomorrow.", [])
+    reply, _ = chat.save_assistant(message, MessageKind.REPLY, "It ships tomorrow.", [])
     follow_up = chat.add_user_message(session, "Thanks!", suggestion_mode=False)
 
     listed = [m["content"] for m in chat.list_messages(session["_id"], 20)]

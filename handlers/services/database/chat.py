@@ -129,8 +129,9 @@ class ChatStore:
 
     def save_assistant(
         self, reply_to: Mapping[str, Any], kind: MessageKind, content: str | None, suggestions: list[str]
-    ) -> Document:
-        """Store the reply (or suggestions) to ``reply_to`` once; a second call returns the first."""
+    ) -> tuple[Document, bool]:
+        """Store the reply (or suggestions) to ``reply_to`` once; a second call returns the first. Also
+        says whether this call stored it: nothing was ever delivered of an answer stored just now."""
         now = utcnow()
         document = {
             "session_id": reply_to["session_id"],
@@ -146,5 +147,4 @@ class ChatStore:
             "updated_at": now,
             "_id": self._next_id(reply_to["session_id"]),
         }
-        stored, _ = insert_once(self.messages, {"reply_key": f"{kind.value}:{reply_to['_id']}"}, document)
-        return stored
+        return insert_once(self.messages, {"reply_key": f"{kind.value}:{reply_to['_id']}"}, document)

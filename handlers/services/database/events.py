@@ -20,11 +20,11 @@ class EventStore:
     def __init__(self, events: Collection[Document]) -> None:
         self.events = events
 
-    def record(self, event: Mapping[str, Any], task_id: str) -> Document:
-        """Insert the event unless it is already stored; return the stored one (the first wins)."""
+    def record(self, event: Mapping[str, Any], task_id: str) -> tuple[Document, bool]:
+        """Insert the event unless it is already stored; return the stored one (the first wins), and
+        whether this call stored it."""
         document = {**event, "status": EventStatus.RECEIVED, "task_id": task_id, "received_at": utcnow()}
-        stored, _ = insert_once(self.events, {"event_id": event["event_id"]}, document)
-        return stored
+        return insert_once(self.events, {"event_id": event["event_id"]}, document)
 
     def get(self, event_id: str) -> Document | None:
         return self.events.find_one({"event_id": event_id})
