@@ -37,6 +37,15 @@ REQUEST_ID_META = "request_id"
 """The API request that enqueued the job, so the job's log lines carry it too."""
 TRACE_META = "trace"
 """The enqueueing span's W3C trace context, continued by the worker."""
+PERIODIC_META = "periodic"
+"""The ``FRAIDAY_PERIODIC_TASKS`` entry that enqueued the job."""
+CELERY_TASK_META = "celery_task"
+"""The Celery task name of a job the Celery bridge enqueued."""
+ASYNQ_ID_META = "asynq_id"
+"""The id of the Asynq task a job the Asynq bridge enqueued came from (the job's id may be a hash of it)."""
+ASYNQ_TYPE_META = "asynq_type"
+ASYNQ_RETRIED_META = "asynq_retried"
+"""How many times Asynq had retried the task before the bridge took it."""
 
 
 def attempt_number(max_attempts: int, retries_left: int | None) -> int:

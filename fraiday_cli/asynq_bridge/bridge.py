@@ -30,6 +30,7 @@ from fraiday_cli.asynq_bridge.task_message import BadTask, decode
 from fraiday_cli.reconnect import Backoff
 from fraiday_cli.tasks.client import TASK_ID_PATTERN, TaskClient
 from handlers.errors import PermanentError
+from handlers.wire_format import ASYNQ_ID_META, ASYNQ_RETRIED_META, ASYNQ_TYPE_META
 
 log = logging.getLogger("fraiday.asynq_bridge")
 ASYNQ_BRIDGE_TASKS = Counter(
@@ -238,7 +239,11 @@ class AsynqBridge:
                     payload_of(task, spec),
                     task_id=job_id_for(task.id),
                     run_at=taken.run_at(datetime.now(UTC)),
-                    meta={"asynq_id": task.id, "asynq_type": task.type, "asynq_retried": task.retried},
+                    meta={
+                        ASYNQ_ID_META: task.id,
+                        ASYNQ_TYPE_META: task.type,
+                        ASYNQ_RETRIED_META: task.retried,
+                    },
                 )
             except redis.RedisError as error:
                 raise FraidayRedisError(error) from error

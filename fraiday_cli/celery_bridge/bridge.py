@@ -22,6 +22,7 @@ from fraiday_cli.celery_bridge.payloads import payload_of
 from fraiday_cli.reconnect import Backoff
 from fraiday_cli.tasks.client import TASK_ID_PATTERN, TaskClient
 from handlers.errors import PermanentError
+from handlers.wire_format import CELERY_TASK_META
 
 log = logging.getLogger("fraiday.celery_bridge")
 CELERY_BRIDGE_MESSAGES = Counter(
@@ -126,7 +127,7 @@ class CeleryBridge:
                 payload_of(task, spec),
                 task_id=task_id,
                 run_at=task.eta,
-                meta={"celery_task": task.name},
+                meta={CELERY_TASK_META: task.name},
             )
         except (BadMessage, PermanentError) as error:
             return self._dead_letter(queue, raw, str(error))

@@ -25,6 +25,7 @@ from redis.exceptions import LockError
 from config.periodic import PeriodicTask
 from fraiday_cli.reconnect import Backoff
 from fraiday_cli.tasks.client import Enqueued, TaskClient
+from handlers.wire_format import PERIODIC_META
 
 log = logging.getLogger("fraiday.scheduler")
 
@@ -103,7 +104,10 @@ class PeriodicScheduler:
         enqueued = None
         if last is not None:
             enqueued = self.client.enqueue(
-                task.task_type, task.payload, task_id=tick_task_id(task, tick), meta={"periodic": task.name}
+                task.task_type,
+                task.payload,
+                task_id=tick_task_id(task, tick),
+                meta={PERIODIC_META: task.name},
             )
             log.info(
                 "periodic task %s enqueued for %s",

@@ -15,6 +15,7 @@ from config.periodic import PeriodicTask
 from fraiday_cli.main import app
 from fraiday_cli.scheduler.periodic import PeriodicScheduler, latest_tick
 from fraiday_cli.tasks.client import TaskClient
+from handlers.wire_format import PERIODIC_META
 from tests.processes import TEST_REGISTRY, fraiday, wait_for
 from tests.support.tasks import REGISTRY
 
@@ -51,6 +52,8 @@ def test_each_tick_is_enqueued_once_starting_after_the_first_sighting(
         b"periodic-count-1800000060",
         b"periodic-count-1800000660",
     ]
+    meta = json.loads(redis_conn.hget("rq:job:periodic-count-1800000060", "meta"))
+    assert meta[PERIODIC_META] == "count", "the job names the entry that enqueued it"
 
 
 def test_only_the_leader_enqueues_and_a_standby_takes_over_when_it_resigns(
