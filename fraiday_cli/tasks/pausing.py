@@ -36,8 +36,9 @@ def paused_queues(connection: redis.Redis) -> set[str]:
 
 
 def paused_names(members: Iterable[bytes | str]) -> set[str]:
-    """The queue names of a read of ``PAUSED_KEY`` (a worker sends it with other commands)."""
-    return {m.decode() if isinstance(m, bytes) else str(m) for m in members}
+    """The queue names of a read of ``PAUSED_KEY`` (a worker sends it with other commands). A member that
+    is not UTF-8 was written by hand and names no queue: decoded with replacement, it pauses nothing."""
+    return {m.decode(errors="replace") if isinstance(m, bytes) else str(m) for m in members}
 
 
 def running_jobs(connection: redis.Redis, queue: str) -> int:

@@ -88,7 +88,7 @@ def _rq_timestamp() -> str:
 
 
 def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return value.decode(errors="replace") if isinstance(value, bytes) else value  # a key written by hand
 
 
 def requeue_expired(connection: redis.Redis, queue: str) -> list[str]:

@@ -180,6 +180,17 @@ def test_a_garbled_sighting_in_redis_is_a_first_sighting_not_a_crashed_scan(redi
     assert sorted(sweep.run()) == sorted(lost)
 
 
+def test_a_job_key_that_is_not_utf8_does_not_stop_the_scan(redis_conn: redis.Redis) -> None:
+    redis_conn.hset(b"rq:job:\xff\xfe", mapping={"status": "queued", "origin": b"ev\xffents"})
+    task = TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "lost"})
+    redis_conn.lpop("rq:queue:events")
+    clock = Clock()
+    sweep = OrphanSweep(redis_conn, TIMES.orphan_scan, clock)
+    assert sweep.run() == []
+    next_scan(redis_conn, clock)
+    assert sweep.run() == [task.task_id]
+
+
 def test_a_running_job_is_no_orphan(redis_conn: redis.Redis) -> None:
     running(redis_conn)
     assert OrphanSweep(redis_conn, TIMES.orphan_scan).find() == {}

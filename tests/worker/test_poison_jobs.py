@@ -289,3 +289,20 @@ def test_a_job_hash_without_data_is_dead_lettered_not_put_back_forever(
     assert "has no data" in str(failed_jobs("events")["no-data"]["last_error"])
     assert "not a fraiday job: it has no data" in (tmp_path / "worker.log").read_text()
     assert sample(metrics, "fraiday_poison_jobs_total", queue="events", reason="data") == 1
+
+
+def test_a_paused_queue_name_that_is_not_utf8_stops_no_worker_and_no_command(
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The paused set is read with every popped job: one member that is not UTF-8 crashed every slot at
+    every restart, ``fraiday queues`` and the dashboard. No queue has such a name, so it pauses nothing."""
+    redis_conn.sadd("fraiday:paused_queues", b"\xff\xfe")
+    TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "not-paused"})
+    for command in (["queues"], ["jobs", "--queue", "events", "--state", "pending"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, result.output
+    with fraiday(worker(free_port(), "events"), env, tmp_path / "worker.log") as process:
+        wait_for(lambda: redis_conn.hget(EFFECTS, "not-paused") == b"1", 20, what="the job to run")
+        process.stop(signal.SIGTERM)
+    assert "Traceback" not in (tmp_path / "worker.log").read_text()
+    assert failed_ids(redis_conn, "events") == set()
