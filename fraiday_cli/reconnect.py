@@ -7,6 +7,7 @@ and the reason; a traceback per loop buries it, and a fixed short retry hammers 
 
 import logging
 import threading
+from typing import Protocol
 
 import redis
 
@@ -57,7 +58,15 @@ class Backoff:
             self.attempts = 0
 
 
-def wait_for_redis(connection: redis.Redis, log: logging.Logger, stop: threading.Event | None = None) -> bool:
+class Stop(Protocol):
+    """What ends a wait early: a ``threading.Event``, or anything that waits the same way."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float) -> bool: ...
+
+
+def wait_for_redis(connection: redis.Redis, log: logging.Logger, stop: Stop | None = None) -> bool:
     """Block until ``connection`` answers PING (True) or ``stop`` is set (False)."""
     backoff = Backoff(log, connection)
     stop = stop or threading.Event()

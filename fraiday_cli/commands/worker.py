@@ -1,6 +1,7 @@
 """``fraiday worker``: a pool of forked slots consuming one or more queues."""
 
 import logging
+import signal
 from functools import partial
 from typing import Annotated
 
@@ -26,7 +27,7 @@ from fraiday_cli.worker.maintenance import RecoveryTimes
 from fraiday_cli.worker.pool import PoolOptions, SlotPool
 from fraiday_cli.worker.probes import Probes, serve
 from fraiday_cli.worker.rq_logs import quiet_rq_logs
-from fraiday_cli.worker.slot import SlotPolicy
+from fraiday_cli.worker.slot import STOP_SIGNALS, SlotPolicy
 from handlers import runtime
 from handlers.registry import Registry
 
@@ -45,17 +46,31 @@ def parse_threads(text: str) -> int:
     return threads
 
 
+class HeldStop:
+    """The pool's stop reaching a slot that still sets up, where stop signals are held (blocked, see
+    ``hold_stop_signals``): waiting for one of them is the only way to see it. Without this the slot's
+    wait for Redis outlived every stop asked during an outage, until the pool killed it."""
+
+    def __init__(self) -> None:
+        self.received = False
+
+    def is_set(self) -> bool:
+        return self.received
+
+    def wait(self, timeout: float) -> bool:
+        self.received = self.received or signal.sigtimedwait(STOP_SIGNALS, timeout) is not None
+        return self.received
+
+
 def prepare_slot(registry: Registry, settings: Settings, threads: int = 1) -> None:
     """Runs in each slot after the fork: the handlers' dependencies, tracing if it is asked for, and a
     wait (one line per attempt, backing off) while Redis is unreachable, instead of a slot that dies with
-    a traceback and is restarted every second."""
+    a traceback and is restarted every second. A stop during that wait ends the slot at once."""
     runtime.bind(registry, settings, threads=threads)
     configure_tracing("fraiday-worker")
     quiet_rq_logs()
-    try:
-        wait_for_redis(redis_client(settings), log)
-    except KeyboardInterrupt:  # the pool stopping while Redis is still away
-        raise SystemExit(0) from None
+    if not wait_for_redis(redis_client(settings), log, HeldStop()):
+        raise SystemExit(0)
 
 
 def warn_without_ai_service(tasks: Registry, queues: list[str], settings: Settings) -> None:

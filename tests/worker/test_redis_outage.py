@@ -5,6 +5,7 @@ import inspect
 import itertools
 import re
 import signal
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -61,6 +62,24 @@ def tracebacks(text: str) -> list[str]:
         if line.strip():
             before = line
     return found
+
+
+def test_a_worker_stopped_while_redis_is_down_stops_at_once(
+    env: dict[str, str], own_redis: RedisServer, tmp_path: Path
+) -> None:
+    """A slot waits for Redis before its worker loop, with stop signals held: the wait never saw the
+    pool's stop, so Ctrl+C or a deploy during an outage took the whole grace period (25 s) and ended in
+    "slots did not stop after the interrupt: killing 1"."""
+    own_redis.stop()
+    worker_args = ["worker", "--queue", "events", "--concurrency", "2", "--registry", TEST_REGISTRY]
+    with fraiday(worker_args, outage_env(env, own_redis), tmp_path / "worker.log") as worker:
+        wait_for(lambda: len(attempts(worker)) >= 4, 15, what="both slots waiting for Redis")
+        stopping = time.monotonic()
+        assert worker.stop(signal.SIGTERM) == 0
+        took = time.monotonic() - stopping
+    assert took < 5, f"{took:.1f}s:\n{worker.output()[-3000:]}"
+    assert "killing" not in worker.output()
+    assert tracebacks(worker.output()) == []
 
 
 def test_a_worker_started_while_redis_is_down_waits_and_then_works(
