@@ -19,6 +19,7 @@ from rq.results import Result
 from rq.utils import utcformat
 
 from fraiday_cli.tasks.client import FAILURE_TTL_SECONDS
+from fraiday_cli.tasks.inspection import registry_ids
 from fraiday_cli.tasks.job_loading import Unloadable, load_job
 from handlers.wire_format import MAX_ATTEMPTS_META, SERIALIZER, read_poison_reason
 
@@ -49,7 +50,7 @@ def requeue_failed(
     outcome = Requeued()
     for name in queues:
         failed = FailedJobRegistry(name, connection=connection, serializer=SERIALIZER)
-        candidates = failed.get_job_ids() if task_ids is None else [i for i in task_ids if i in failed]
+        candidates = registry_ids(failed) if task_ids is None else [i for i in task_ids if i in failed]
         for task_id in candidates:
             poison = read_poison_reason(connection, task_id, name)
             if poison is not None:

@@ -6,7 +6,7 @@ One reading serves ``fraiday queues`` and the ``fraiday_queue_depth`` gauge: ope
 
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 from rq.job import Job
@@ -20,6 +20,7 @@ from rq.registry import (
 from rq.utils import str_to_date
 from rq.worker import BaseWorker, Worker
 
+from fraiday_cli.tasks.job_loading import readable_ids
 from fraiday_cli.tasks.pausing import paused_queues
 from fraiday_cli.tasks.status import Task, as_utc, read_task
 from fraiday_cli.tasks.task_queue import queue_for
@@ -55,7 +56,7 @@ class QueueStats:
 def queue_stats(connection: redis.Redis, name: str, paused: bool = False) -> QueueStats:
     queue = queue_for(name, connection)
     oldest = None
-    first = queue.get_job_ids(0, 1)
+    first = readable_ids(connection.lrange(queue.key, 0, 0))
     enqueued = stored_time(connection, first[0], "enqueued_at") if first else None
     if enqueued is not None:
         oldest = round((datetime.now(UTC) - enqueued).total_seconds(), 3)
@@ -97,12 +98,18 @@ def list_jobs(connection: redis.Redis, queue: str, state: str, limit: int) -> li
 def job_ids(connection: redis.Redis, queue: str, state: str, start: int, count: int) -> list[str]:
     """Up to ``count`` ids of ``queue``'s jobs in ``state``, oldest first, from position ``start``."""
     source = queue_for(queue, connection)
+    end = start + count - 1 if count >= 0 else -1
     if state == "pending":
-        return source.get_job_ids(start, count)
+        return readable_ids(connection.lrange(source.key, start, end))
     if state in REGISTRIES:
-        registry = REGISTRIES[state](queue=source, serializer=SERIALIZER)
-        return registry.get_job_ids(start, start + count - 1, cleanup=False)
+        return registry_ids(REGISTRIES[state](queue=source, serializer=SERIALIZER), start, end)
     raise ValueError(f"state must be one of {', '.join(JOB_STATES)}, got {state!r}")
+
+
+def registry_ids(registry: BaseRegistry, start: int = 0, end: int = -1) -> list[str]:
+    """RQ's ``get_job_ids`` without its cleanup, and leaving out ids that are not UTF-8."""
+    members = cast(list[bytes], registry.connection.zrange(registry.key, start, end))
+    return [registry.parse_job_id(job_id) for job_id in readable_ids(members)]
 
 
 def list_workers(connection: redis.Redis) -> list[BaseWorker]:

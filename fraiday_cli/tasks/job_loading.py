@@ -1,18 +1,32 @@
-"""Loading a job hash with RQ, when anyone who can write to Redis may have written it.
+"""Loading job ids and hashes with RQ, when anyone who can write to Redis may have written them.
 
 RQ's ``Job.restore`` parses each field it finds and fails the way that field's parser does: a
 ``ValueError`` for a date, a ``KeyError`` for a missing key, an ``AssertionError`` for a ``timeout`` that
 is not a number, and whatever a later RQ adds. Every reader (``fraiday jobs``, ``requeue``, ``purge``, the
 API's task status, the dashboard) must show such a hash as unreadable rather than crash on it, so they all
 load through :func:`load_job`, which turns any failure but "no such job" and a Redis error into one
-exception.
+exception. Likewise RQ decodes every id it reads from a queue or registry as UTF-8, and one id that is
+not fails every listing of that queue or registry: :func:`readable_ids` leaves such ids out.
 """
+
+from collections.abc import Iterable
 
 import redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from handlers.wire_format import SERIALIZER
+
+
+def readable_ids(raw: Iterable[bytes | str]) -> list[str]:
+    """The ids that are UTF-8, as text; another was written by hand and names no job, so it is left out."""
+    ids = []
+    for item in raw:
+        try:
+            ids.append(item.decode() if isinstance(item, bytes) else item)
+        except UnicodeDecodeError:
+            continue
+    return ids
 
 
 class Unloadable(Exception):

@@ -7,7 +7,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.results import Result
 
-from fraiday_cli.tasks.inspection import REGISTRIES, stored_time
+from fraiday_cli.tasks.inspection import REGISTRIES, registry_ids, stored_time
 from fraiday_cli.tasks.job_loading import Unloadable, load_job
 from fraiday_cli.tasks.task_queue import queue_for
 from handlers.wire_format import SERIALIZER
@@ -25,7 +25,7 @@ def purge_ended_jobs(connection: redis.Redis, queue: str, state: str, older_than
         raise ValueError(f"state must be one of {', '.join(PURGEABLE)}, got {state!r}")
     registry = REGISTRIES[state](queue=queue_for(queue, connection), serializer=SERIALIZER)
     cutoff = datetime.now(UTC) - older_than
-    ids = registry.get_job_ids(cleanup=False)
+    ids = registry_ids(registry)
     purged = 0
     for job_id in ids:
         ended = stored_time(connection, job_id, "ended_at")

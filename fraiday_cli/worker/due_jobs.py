@@ -7,11 +7,13 @@ scheduler and this one never both move a queue's jobs), but its TTL is bounded b
 is released at once when its holder stops or dies in its pool, and a Redis error only pauses the loop.
 
 A scheduled job that is not a fraiday job (``handlers.wire_format``), or that RQ cannot load, is moved
-to the failed registry unrun, with the reason: one bad entry never holds up the due jobs behind it.
+to the failed registry unrun, with the reason, and an entry that is not a job id at all (not UTF-8) is
+removed: one bad entry never holds up the due jobs behind it.
 """
 
 import logging
 import time
+from typing import cast
 
 import redis
 from rq.exceptions import NoSuchJobError
@@ -27,6 +29,9 @@ from handlers.metrics import POISON_JOBS
 from handlers.wire_format import SERIALIZER, Poison, read_poison_reason
 
 log = logging.getLogger("fraiday.worker")
+
+DUE_BATCH = 1000
+"""Due jobs moved per tick and queue, as RQ's ``get_jobs_to_schedule`` reads them."""
 
 
 class DueJobs:
@@ -60,8 +65,16 @@ class DueJobs:
     def _move_due(self, name: str) -> int:
         registry = ScheduledJobRegistry(name, connection=self.connection, serializer=SERIALIZER)
         queue = queue_for(name, self.connection)
-        due = registry.get_jobs_to_schedule(int(time.time()))
-        for job_id in due:
+        now = int(time.time())
+        due = cast(list[bytes], self.connection.zrangebyscore(registry.key, 0, now, start=0, num=DUE_BATCH))
+        for raw in due:
+            try:
+                job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+            except UnicodeDecodeError:  # RQ's get_jobs_to_schedule failed on it at every tick
+                self.connection.zrem(registry.key, raw)
+                POISON_JOBS.labels(name, "unreadable").inc()
+                log.error("scheduled entry %r on %s removed: not a job id (not UTF-8)", raw[:100], name)
+                continue
             poison = read_poison_reason(self.connection, job_id, name)
             if poison is None:
                 try:

@@ -197,6 +197,9 @@ class SlotWorker(SimpleWorker):
             try:
                 # max_idle_time=wait: RQ returns after this one wait instead of waiting again itself.
                 result = super().dequeue_job_and_maintain_ttl(wait, max_idle_time=wait)
+            except UnicodeDecodeError as error:  # RQ decodes a popped id as UTF-8: this one names no job
+                self._drop_undecodable(error.object)
+                continue
             except Exception as error:
                 # RQ tags an error loading a popped job with its id and queue: a hash it cannot read. A
                 # Redis error is not the job's fault, and the job is recovered like any lost pop.
@@ -236,6 +239,15 @@ class SlotWorker(SimpleWorker):
             pipeline.lpush(queue.key, job.id)
             pipeline.execute()
         log.info("queue %s is paused: put %s back", queue.name, job.id)
+
+    def _drop_undecodable(self, raw: bytes) -> None:
+        """Forget a popped id that is not UTF-8 (written by hand), instead of the slot dying on it: it is
+        off its queue already, and out of RQ's intermediate list, where a one-queue slot's pop moves it."""
+        queue = self.queues[0].name if len(self.queues) == 1 else "unknown"
+        if len(self.queues) == 1:
+            self.connection.lrem(self.queues[0].intermediate_queue_key, 1, raw)  # type: ignore[arg-type]  # bytes work
+        POISON_JOBS.labels(queue, "unreadable").inc()
+        log.error("popped %r from %s and dropped it: not a job id (not UTF-8)", raw[:100], queue)
 
     def _refuse(self, queue: Queue, job_id: str, poison: Poison) -> None:
         with self.connection.pipeline() as pipeline:

@@ -306,6 +306,16 @@ def test_a_hash_failing_rq_in_any_way_is_shown_unreadable_by_the_api_and_the_pag
     assert_page(refused, 409, "odd cannot be changed here")
 
 
+def test_ids_that_are_not_utf8_leave_the_pages_and_the_queue_counts_standing(
+    api: FlaskClient, redis_conn: redis.Redis
+) -> None:
+    redis_conn.rpush("rq:queue:events", b"\xff-pending")
+    redis_conn.zadd("rq:failed:events", {b"\xfe-failed": 9e9})
+    for state in ("pending", "failed"):
+        assert_page(api.get(f"/dashboard/queues/events/jobs/{state}", headers=BASIC), 200, state)
+    assert_page(api.get("/dashboard/", headers=BASIC), 200, "events")
+
+
 def test_a_secret_in_a_stored_error_is_masked_on_the_pages(api: FlaskClient, redis_conn: redis.Redis) -> None:
     task_id = post_event(api)
     dead_letter(redis_conn, task_id, f"Traceback\nAIServiceRejected: 401: echoed Bearer {API_KEY}")

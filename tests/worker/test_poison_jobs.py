@@ -306,3 +306,35 @@ def test_a_paused_queue_name_that_is_not_utf8_stops_no_worker_and_no_command(
         process.stop(signal.SIGTERM)
     assert "Traceback" not in (tmp_path / "worker.log").read_text()
     assert failed_ids(redis_conn, "events") == set()
+
+
+def test_ids_that_are_not_utf8_stop_no_slot_no_scheduling_and_no_command(
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    """RQ decodes every id it reads from a queue or registry as UTF-8: one planted id that is not crashed
+    the slot that popped it, the scheduling of due retries at every tick, and every listing."""
+    redis_conn.rpush("rq:queue:events", b"\xff\xfe-pending")
+    redis_conn.zadd("rq:scheduled:events", {b"\xfe\xff-due": 1})
+    redis_conn.zadd("rq:failed:events", {b"\xfe\xff-failed": time.time() + 3600})
+    for state in ("pending", "scheduled", "failed"):
+        listed = runner.invoke(app, ["jobs", "--queue", "events", "--state", state])
+        assert listed.exit_code == 0, listed.output
+    for command in (["queues"], ["requeue", "--queue", "events", "--all"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, result.output
+    client = TaskClient(redis_conn, REGISTRY)
+    client.enqueue("test:count", {"key": "after-pending"})
+    client.enqueue("test:count", {"key": "due-after"}, delay=timedelta(seconds=1))
+    port = free_port()
+    with fraiday(worker(port, "events"), env, tmp_path / "worker.log") as process:
+        wait_for(lambda: redis_conn.hget(EFFECTS, "after-pending") == b"1", 20, what="the pending job")
+        wait_for(lambda: redis_conn.hget(EFFECTS, "due-after") == b"1", 20, what="the scheduled job")
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        process.stop(signal.SIGTERM)
+    assert redis_conn.zcard("rq:scheduled:events") == 0
+    assert redis_conn.llen("rq:queue:events") == 0 and redis_conn.llen("rq:queue:events:intermediate") == 0
+    assert sample(metrics, "fraiday_poison_jobs_total", queue="events", reason="unreadable") == 2
+    log = (tmp_path / "worker.log").read_text()
+    assert "Traceback" not in log and "not a job id (not UTF-8)" in log
+    purged = runner.invoke(app, ["purge", "--queue", "events", "--state", "failed", "--older-than", "0s"])
+    assert purged.exit_code == 0, purged.output
