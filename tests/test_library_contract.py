@@ -84,7 +84,15 @@ from tests.support.tasks import REGISTRY
 # override a library method of the same parameters. A hook the library renames lands here as a
 # "new" method of ours, which this list refuses.
 OWN_METHODS: dict[type, set[str]] = {
-    SlotWorker: {"_put_back", "_refuse", "_interrupt", "_classify_failure", "lease_lost", "_give_up_attempt"},
+    SlotWorker: {
+        "_put_back",
+        "_refuse",
+        "_drop_undecodable",
+        "_interrupt",
+        "_classify_failure",
+        "lease_lost",
+        "_give_up_attempt",
+    },
     SlotPool: {"_maintenance_connection", "_signal_all", "slot_ttl", "slots", "run", "_note_early_stop"},
     InterruptibleDeathPenalty: set(),
     TaskQueue: set(),
