@@ -9,7 +9,8 @@
 #   ./scripts/run-local.sh --reset   delete .fraiday/ (local data and logs) first, then start
 #
 # PORT sets the API port (default 8080); Redis, MongoDB and the workers' metrics ports are the first free
-# ones from 6379, 27017 and 9100. FRAIDAY_LOCAL_STATE moves .fraiday/. fraiday's variables pass through.
+# ones from 6379, 27017 and 9100 (Redis or a worker whose port is taken before it binds moves to the
+# next). FRAIDAY_LOCAL_STATE moves .fraiday/. fraiday's variables pass through.
 # Exit status: 0 after a stop asked for (Ctrl+C, SIGTERM), 1 when a part failed, 2 for a bad argument.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,13 +51,32 @@ logs="$state/logs"
 command -v curl > /dev/null || { say "curl is needed (apt-get install curl)"; exit 1; }
 
 # --- the parts: name, pid and log of each, in start order -------------------------------------------
-names=() pids=() part_logs=()
+names=() pids=() part_logs=() part_ports=() part_commands=() moves=() running=false
 launch() { # NAME LOG COMMAND...: in its own session, so a Ctrl+C reaches only this script, which stops the parts in order
   local name=$1 log=$2
   shift 2
   setsid "$@" > "$log" 2>&1 < /dev/null &
   names+=("$name") pids+=("$!") part_logs+=("$log")
   echo "$name $!" >> "$state/pids"
+}
+launch_on_port() { # NAME LOG FIRST_PORT COMMAND...: on the first free port from FIRST_PORT, {port} in COMMAND
+  local name=$1 log=$2 first=$3
+  shift 3
+  pick_port "$first"
+  launch "$name" "$log" "${@//\{port\}/$picked}"
+  part_ports[${#pids[@]} - 1]=$picked
+  part_commands[${#pids[@]} - 1]=$(printf '%q ' "$@")
+}
+move_part() { # INDEX: start the part again on the next free port; false when it did not exit for its port
+  local i=$1 j command
+  [ -n "${part_commands[$i]:-}" ] && ! $running && [ "${moves[$i]:-0}" -lt 5 ] || return 1
+  grep -q 'already in use' "${part_logs[$i]}" || return 1
+  say "${names[$i]}: port ${part_ports[$i]} was taken meanwhile; trying the next free one"
+  eval "command=(${part_commands[$i]})"
+  pick_port $((part_ports[$i] + 1))
+  setsid "${command[@]//\{port\}/$picked}" > "${part_logs[$i]}" 2>&1 < /dev/null &
+  pids[$i]=$! part_ports[$i]=$picked moves[$i]=$((${moves[$i]:-0} + 1))
+  for j in "${!pids[@]}"; do echo "${names[$j]} ${pids[$j]}"; done > "$state/pids"
 }
 alive() { kill -0 "$1" 2> /dev/null; }
 
@@ -124,6 +144,9 @@ exited_part() { # prints the index of a part that is no longer running, if any
 fail_part() { # INDEX: say which part exited, with the end of its log, stop everything, exit 1
   local i=$1 status=0
   wait "${pids[$i]}" 2> /dev/null || status=$?
+  # Between the pick of a free port and the part's bind, another program may take it (two runs starting
+  # at once): that part moves on, the rest stays.
+  if [ "$status" != 0 ] && move_part "$i"; then return 0; fi
   say "${names[$i]} exited (status $status); the end of ${part_logs[$i]}:"
   tail -n 15 "${part_logs[$i]}" | sed 's/^/  | /' >&2
   stop_all
@@ -155,12 +178,13 @@ wait_until() { # WHAT SECONDS COMMAND...: poll COMMAND while every part runs
 
 # --- Redis and MongoDB -------------------------------------------------------------------------------
 if [ -z "${REDIS_URL:-}${REDIS_HOST:-}" ]; then
-  pick_port 6379
-  redis_port=$picked
-  say "starting Redis on 127.0.0.1:$redis_port"
-  launch redis "$logs/redis.log" redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$state/redis" \
-    --appendonly yes --save ""
-  wait_until "Redis" 30 redis-cli -p "$redis_port" ping
+  launch_on_port redis "$logs/redis.log" 6379 redis-server --bind 127.0.0.1 --port '{port}' \
+    --dir "$state/redis" --appendonly yes --save ""
+  redis=$((${#pids[@]} - 1))
+  say "starting Redis on 127.0.0.1:${part_ports[$redis]}"
+  redis_answers() { redis-cli -p "${part_ports[$redis]}" ping; }
+  wait_until "Redis" 30 redis_answers
+  redis_port=${part_ports[$redis]}
   # Nothing uses this Redis yet, so any worker or scheduler registered in it was left by a run that did
   # not stop cleanly (killed, machine off): forget them, or `fraiday queues` counts workers that are gone.
   # A clean stop leaves only RQ's death records (kept 60 s), deleted too but not worth a word.
@@ -206,20 +230,19 @@ api_port="${PORT:-8080}"
 say "starting the API server, one worker per queue and the scheduler (logs in $logs/)"
 launch server "$logs/server.log" .venv/bin/fraiday server --host 127.0.0.1 --port "$api_port"
 queues=(chat_workflow events semantic_layer)
-metrics_ports=()
+workers=()
 for queue in "${queues[@]}"; do
-  pick_port 9100
-  metrics_ports+=("$picked")
-  launch "worker $queue" "$logs/worker-$queue.log" \
-    .venv/bin/fraiday worker --queue "$queue" --concurrency 2 --metrics-port "$picked"
+  launch_on_port "worker $queue" "$logs/worker-$queue.log" 9100 \
+    .venv/bin/fraiday worker --queue "$queue" --concurrency 2 --metrics-port '{port}'
+  workers+=($((${#pids[@]} - 1)))
 done
 launch scheduler "$logs/scheduler.log" .venv/bin/fraiday scheduler
 
 answers_200() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1")" = 200 ]; }
 wait_until "the API (http://127.0.0.1:$api_port/health)" 120 answers_200 "http://127.0.0.1:$api_port/health"
+worker_ready() { answers_200 "http://127.0.0.1:${part_ports[$1]}/readyz"; }
 for i in "${!queues[@]}"; do
-  wait_until "worker ${queues[$i]} (/readyz on :${metrics_ports[$i]})" 120 \
-    answers_200 "http://127.0.0.1:${metrics_ports[$i]}/readyz"
+  wait_until "worker ${queues[$i]} (/readyz)" 120 worker_ready "${workers[$i]}"
 done
 if i=$(exited_part); then fail_part "$i"; fi
 
@@ -229,7 +252,8 @@ else
   ai_shown="not configured: chat replies, suggestions and syncs fail (set AI_SERVICE_URL and SLACK_AI_TOKEN, restart)"
 fi
 workers_shown=""
-for i in "${!queues[@]}"; do workers_shown+="${queues[$i]} :${metrics_ports[$i]}  "; done
+for i in "${!queues[@]}"; do workers_shown+="${queues[$i]} :${part_ports[${workers[$i]}]}  "; done
+running=true
 cat << MSG
 fraiday is running (Ctrl+C stops it):
   API         http://127.0.0.1:$api_port/api/v1   (docs: http://127.0.0.1:$api_port/docs)

@@ -7,12 +7,14 @@ import fcntl
 import os
 import socket
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 import redis
 
 from tests.harness.mongo_server import postgres_data_dir
+from tests.harness.process import free_port
 from tests.harness.redis_server import RedisServer
 from tests.support.local_stack import BANNER, LocalStack
 
@@ -108,3 +110,46 @@ def test_only_registrations_of_an_unclean_stop_are_reported_at_the_next_start(
         assert after.keys("rq:workers*") == []  # the run's own workers stopped cleanly too
     finally:
         data.stop()
+
+
+def block_the_port_run_local_picks(first: int, held: ExitStack) -> int:
+    """Bind, without listening, the first port from ``first`` that run-local would pick: its connect test
+    finds the port free, and the part it starts there cannot bind it. That is the window between picking a
+    port and a part binding it, where another program (another run-local starting at the same moment on
+    a shared machine) takes it."""
+    port = first
+    while True:
+        with socket.socket() as probe:
+            in_use = probe.connect_ex(("127.0.0.1", port)) == 0
+        if not in_use:
+            blocker = held.enter_context(socket.socket())
+            try:
+                blocker.bind(("0.0.0.0", port))  # no SO_REUSEADDR: any later bind of the port fails
+                return port
+            except OSError:  # a closed connection's TIME_WAIT: listen there, so run-local passes it by too
+                blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                blocker.bind(("0.0.0.0", port))
+                blocker.listen()
+        port += 1
+
+
+def test_a_port_taken_between_its_pick_and_its_bind_moves_the_part_to_the_next_one(
+    stack: LocalStack,
+) -> None:
+    """Seen once in six starts on a shared machine: "worker events exited (status 2) ... port 9101 is
+    already in use", and the whole stack stopped. Redis and the workers' metrics now move on instead."""
+    with ExitStack() as held:
+        redis_taken = block_the_port_run_local_picks(6379, held)
+        metrics_taken = block_the_port_run_local_picks(9100, held)
+        stack.env["PORT"] = str(free_port())
+        stack.start()
+    output = stack.output
+    assert f"run-local: redis: port {redis_taken} was taken meanwhile; trying the next free one" in output
+    assert (
+        f"run-local: worker chat_workflow: port {metrics_taken} was taken meanwhile; trying the next free one"
+        in output
+    ), output
+    assert f"chat_workflow :{metrics_taken} " not in output
+    assert f"Redis       redis://127.0.0.1:{redis_taken}/0" not in output
+    assert stack.interrupt() == 0, stack.output
+    assert stack.left_running() == {}
