@@ -12,7 +12,6 @@ without unpickling, importing or calling anything in it, so such a job is refuse
 import json
 import zlib
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import Literal
 
@@ -111,21 +110,62 @@ def poison_reason(
     return None
 
 
+MAX_DATA_BYTES = 4 * 1024 * 1024
+"""A job's data (function and arguments as JSON), decompressed. A payload is a few fields of at most
+256 KiB each (``handlers.storable``); a planted 1.5 MB zlib stream of 1.5 GB took 3 GB of memory in
+``fraiday jobs`` and in the API server showing it, had anything decompressed it whole."""
+
+ZLIB_MAX_RATIO = 1032
+"""zlib's largest possible expansion: stored data up to ``MAX_DATA_BYTES`` / this cannot exceed it."""
+
+
+class DataTooLarge(ValueError):
+    """A job's data decompresses to more than ``MAX_DATA_BYTES``."""
+
+
+def inflated(data: bytes) -> bytes:
+    """A job's data as RQ reads it (zlib-decompressed, or as stored when it is not zlib), decompressing
+    no further than ``MAX_DATA_BYTES``; :class:`DataTooLarge` beyond."""
+    if len(data) > MAX_DATA_BYTES:
+        raise DataTooLarge(f"its data is over {MAX_DATA_BYTES // 2**20} MiB")
+    try:
+        inflater = zlib.decompressobj()
+        out = inflater.decompress(data, MAX_DATA_BYTES + 1)
+    except zlib.error:
+        return data
+    if len(out) > MAX_DATA_BYTES:
+        raise DataTooLarge(f"its data decompresses to over {MAX_DATA_BYTES // 2**20} MiB")
+    return out if inflater.eof else data  # a truncated stream: RQ falls back to the stored bytes too
+
+
+def check_data_size(data: bytes | None) -> None:
+    """:class:`DataTooLarge` for stored data that would decompress beyond ``MAX_DATA_BYTES``, before RQ
+    decompresses it whole; cheap for data too short to get there."""
+    if data is not None and len(data) * ZLIB_MAX_RATIO > MAX_DATA_BYTES:
+        inflated(data)
+
+
 def _data_poison(data: bytes | None) -> Poison | None:
     if data is None:
         return Poison("data", "it has no data")
-    with suppress(zlib.error):  # RQ compresses data but reads it uncompressed too, so both are judged
-        data = zlib.decompress(data)
-    parsed, call = _json(data)
+    try:  # RQ compresses data but reads it uncompressed too, so both are judged
+        parsed, call = _json(inflated(data))
+    except DataTooLarge as exc:
+        return Poison("data", str(exc))
     if not parsed:
         return Poison("data", "its data is not JSON (a pickle, or corrupt)")
     if not (isinstance(call, list) and len(call) == 4):
         return Poison("data", "its data is not [function, instance, args, kwargs]")
-    function, instance, args, kwargs = call
+    return _call_poison(*call)
+
+
+def _call_poison(function: object, instance: object, args: object, kwargs: object) -> Poison | None:
     if function != JOB_FUNCTION:
         return Poison("function", f"it names {str(function)[:100]!r}, not {JOB_FUNCTION}")
-    task_arguments = isinstance(args, list) and len(args) == 2 and isinstance(args[0], str)
-    if instance is not None or kwargs != {} or not task_arguments or not isinstance(args[1], dict):
+    task_arguments = (
+        isinstance(args, list) and len(args) == 2 and isinstance(args[0], str) and isinstance(args[1], dict)
+    )
+    if instance is not None or kwargs != {} or not task_arguments:
         return Poison("data", "its arguments are not [task_type, payload]")
     return None
 

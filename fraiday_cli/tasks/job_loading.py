@@ -10,12 +10,13 @@ not fails every listing of that queue or registry: :func:`readable_ids` leaves s
 """
 
 from collections.abc import Iterable
+from typing import cast
 
 import redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from handlers.wire_format import SERIALIZER
+from handlers.wire_format import MAX_DATA_BYTES, SERIALIZER, ZLIB_MAX_RATIO, check_data_size
 
 
 def readable_ids(raw: Iterable[bytes | str]) -> list[str]:
@@ -37,6 +38,10 @@ def load_job(connection: redis.Redis, job_id: str) -> Job:
     """The job, read with the JSON serializer; ``NoSuchJobError`` when there is none, :class:`Unloadable`
     when its hash cannot be loaded."""
     try:
+        if connection.hstrlen(Job.key_for(job_id), "data") * ZLIB_MAX_RATIO > MAX_DATA_BYTES:
+            check_data_size(
+                cast(bytes, connection.hget(Job.key_for(job_id), "data"))
+            )  # before RQ inflates it
         return Job.fetch(job_id, connection=connection, serializer=SERIALIZER)
     except NoSuchJobError:
         if connection.exists(Job.key_for(job_id)):  # RQ says the same of a hash without data

@@ -7,7 +7,7 @@ transaction that starts the job (``SlotWorker.prepare_execution``), just before.
 A slot checks, right after popping a job, whether its queue was paused meanwhile (it then puts the job
 back): the job's load sends that read of the paused set in its own round trip, right after the pop as
 before. ``refresh`` and ``perform`` are otherwise RQ's, line for line (tests/test_library_contract.py
-compares them).
+compares them). ``restore`` first refuses stored data that would decompress beyond reason.
 """
 
 from typing import Any
@@ -16,6 +16,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, _job_stack
 
 from fraiday_cli.tasks.pausing import PAUSED_KEY, paused_names
+from handlers.wire_format import check_data_size
 
 
 class SlotJob(Job):
@@ -31,6 +32,12 @@ class SlotJob(Job):
         if not data:
             raise NoSuchJobError(f"No such job: {self.key}")
         self.restore(data)
+
+    def restore(self, raw_data: Any) -> Any:
+        """RQ's, once the stored data is known not to decompress beyond reason (RQ decompresses it whole:
+        a planted zlib bomb would take gigabytes); a failure here refuses the job as unreadable."""
+        check_data_size(raw_data.get(b"data"))
+        return super().restore(raw_data)
 
     def perform(self) -> Any:
         _job_stack.push(self)

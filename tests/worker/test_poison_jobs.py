@@ -9,6 +9,7 @@ import json
 import signal
 import subprocess
 import time
+import tracemalloc
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -338,3 +339,37 @@ def test_ids_that_are_not_utf8_stop_no_slot_no_scheduling_and_no_command(
     assert "Traceback" not in log and "not a job id (not UTF-8)" in log
     purged = runner.invoke(app, ["purge", "--queue", "events", "--state", "failed", "--older-than", "0s"])
     assert purged.exit_code == 0, purged.output
+
+
+def zlib_bomb(mebibytes: int) -> bytes:
+    """Valid fraiday job data whose payload is a string of ``mebibytes`` MiB, compressed 1000:1."""
+    compressor = zlib.compressobj(9)
+    head = json.dumps([JOB_FUNCTION, None, ["test:count", {"key": ""}], {}]).encode().split(b'""')
+    parts = [compressor.compress(head[0] + b'"')]
+    parts += [compressor.compress(b"a" * 2**20) for _ in range(mebibytes)]
+    return b"".join([*parts, compressor.compress(b'"' + head[1]), compressor.flush()])
+
+
+def test_data_that_decompresses_to_gigabytes_is_refused_before_it_is_decompressed(
+    settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """A 1.5 MB planted hash decompressing to 1.5 GB took 3 GB in ``fraiday jobs`` and in the API server
+    showing it; the slot popping it would have done the same. Here 64 MiB, judged within 16."""
+    plant(redis_conn, "bomb", "events", data=zlib_bomb(64))
+    tracemalloc.start()
+    try:
+        listed = runner.invoke(app, ["jobs", "--queue", "events", "--state", "pending", "--json"])
+        listing_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        queue = queue_for("events", redis_conn)
+        slot = SlotWorker([queue], connection=redis_conn, serializer=SERIALIZER, policy=SlotPolicy({}))
+        assert slot.dequeue_job_and_maintain_ttl(1, max_idle_time=1) is None
+        slot_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert listed.exit_code == 0, listed.output
+    [job] = json.loads(listed.stdout)
+    assert job["last_error"] == "unreadable job: DataTooLarge: its data decompresses to over 4 MiB"
+    assert "bomb" in failed_ids(redis_conn, "events")
+    assert "decompresses to over 4 MiB" in str(failed_jobs("events")["bomb"]["last_error"])
+    assert listing_peak < 16 * 2**20 and slot_peak < 16 * 2**20, (listing_peak, slot_peak)
