@@ -14,12 +14,14 @@ COPY fraiday_cli ./fraiday_cli
 # A regular (not editable) install: the runtime stage gets the venv and nothing of the source tree.
 # Behind a proxy that re-signs TLS, hand pip a CA bundle that trusts it (used for this step only,
 # never stored in a layer): `docker build --secret id=ca-bundle,src=/etc/ssl/certs/ca-certificates.crt .`
-# Then the venv sheds what only installing needed (pip, setuptools) and the tests some packages ship.
+# Then the venv sheds what only installing needed (pip, setuptools) and the tests some packages ship
+# (gevent's test-suite support package, gevent.testing, among them: nothing imports it at run time).
 RUN --mount=type=secret,id=ca-bundle \
     if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \
     && /opt/fraiday/bin/pip install --no-compile . \
     && /opt/fraiday/bin/pip uninstall --yes --quiet pip setuptools \
-    && find /opt/fraiday/lib -depth -type d \( -name tests -o -name test \) -exec rm -rf {} + \
+    && find /opt/fraiday/lib -depth -type d \( -name tests -o -name test -o -path '*/gevent/testing' \) \
+       -exec rm -rf {} + \
     && /opt/fraiday/bin/python -m compileall -q /opt/fraiday/lib
 
 FROM ${PYTHON_IMAGE}

@@ -23,8 +23,11 @@ TAG = "local/python:3.11-bookworm"
 CACHE_DIR = Path.home() / ".cache" / "fraiday" / "images"
 WORK_PARENT = Path("/var/tmp")  # debootstrap's tree: on disk, not in a /tmp that may be a small tmpfs
 WORK_PREFIX = "fraiday-rootfs-"
-# What the official slim images leave out too; copyright notices stay.
-TRIMMED = ("var/cache/apt", "var/lib/apt/lists", "usr/share/man", "usr/share/info", "usr/share/locale")
+# What the official slim images leave out too (their Python has no test package either); copyrights stay.
+TRIMMED = (
+    "var/cache/apt", "var/lib/apt/lists", "usr/share/man", "usr/share/info", "usr/share/locale",
+    "usr/lib/python3.11/test",
+)  # fmt: skip
 # An imported image has no environment at all; the Dockerfile's `ENV PATH=/opt/fraiday/bin:$PATH` needs one.
 IMAGE_ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8")
 
@@ -82,6 +85,9 @@ def load(docker: DockerCli, log: Path, cache_dir: Path = CACHE_DIR) -> bool:
     built = not tarball.exists()
     if built:
         bootstrap(tarball, log)
+        for stale in cache_dir.glob(f"python3-{SUITE}-*.tar"):  # an older recipe's: never used again
+            if stale != tarball:
+                stale.unlink()
     changes = [arg for env in IMAGE_ENV for arg in ("--change", f"ENV {env}")]
     with tarball.open("rb") as stream:
         docker.run("import", *changes, "-", TAG, stdin=stream.fileno(), timeout=300)

@@ -8,15 +8,20 @@ from tests.image.docker_cli import DockerCli
 
 REPO = Path(__file__).resolve().parents[3]
 
-# Run inside the image as root (to see every directory): what must not be in a lean runtime image.
+# Run inside the image as root (to see every directory): what must not be in a lean runtime image. Test
+# packages are looked for in every Python of the image, the base's too (the official slim images have none).
 INVENTORY = r"""
 import importlib.util, json, os, pathlib, shutil
 venv = pathlib.Path("/opt/fraiday")
 print(json.dumps({
     "build tools on PATH": [t for t in ("gcc", "cc", "c++", "make", "ld", "git") if shutil.which(t)],
     "installers in the venv": [m for m in ("pip", "setuptools", "wheel") if importlib.util.find_spec(m)],
-    "test directories in the venv": sorted(
-        str(p) for p in venv.rglob("*") if p.is_dir() and p.name in ("tests", "test")
+    "test packages": sorted(
+        str(p) for root in (venv, *pathlib.Path("/usr/lib").glob("python3*"),
+                            *pathlib.Path("/usr/local/lib").glob("python3*"))
+        for p in root.rglob("*")
+        if p.is_dir() and (p.name in ("tests", "test", "idle_test") or p.match("gevent/testing"))
+        and any(p.rglob("*.py"))
     ),
     "caches": sorted(
         str(p) for p in (pathlib.Path("/root/.cache"), pathlib.Path("/tmp/pip-cache"))
