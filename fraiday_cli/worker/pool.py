@@ -19,6 +19,8 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from redis import ConnectionPool, Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.connections import parse_connection
 from rq.queue import Queue
 from rq.worker_pool import ForkProcess, WorkerData, WorkerPool
@@ -93,7 +95,13 @@ def run_slot(
     # RQ logs three INFO lines per job; fraiday.task already logs each job's start and outcome.
     rq_level = "DEBUG" if options.log_level == "DEBUG" else "WARNING"
     # No RQ scheduler in the slot: the pool's maintenance moves due jobs (fraiday_cli.worker.due_jobs).
-    worker.work(with_scheduler=False, max_jobs=options.max_jobs, logging_level=rq_level)
+    try:
+        worker.work(with_scheduler=False, max_jobs=options.max_jobs, logging_level=rq_level)
+    except (RedisConnectionError, RedisTimeoutError) as error:
+        # RQ registers a slot on its way in and unregisters it on its way out, once, outside its loop's
+        # retries: a stop during an outage raised out of every slot, two tracebacks each. The
+        # registration's TTL ends it without us.
+        log.warning("slot %s stopped without reaching Redis to unregister: %s", name, error)
 
 
 class SlotPool(WorkerPool):

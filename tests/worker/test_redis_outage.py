@@ -82,6 +82,24 @@ def test_a_worker_stopped_while_redis_is_down_stops_at_once(
     assert tracebacks(worker.output()) == []
 
 
+def test_a_running_worker_stopped_during_an_outage_says_so_in_one_line_per_slot(
+    env: dict[str, str], own_redis: RedisServer, tmp_path: Path
+) -> None:
+    """On its way out each slot unregisters from Redis (RQ's ``register_death``): with Redis gone that
+    raised out of the slot, two tracebacks per slot in every worker log whenever run-local stopped the
+    stack because its Redis had died, or an operator stopped workers during an outage."""
+    worker_args = ["worker", "--queue", "events", "--concurrency", "2", "--registry", TEST_REGISTRY]
+    with fraiday(worker_args, outage_env(env, own_redis), tmp_path / "worker.log") as worker:
+        conn = redis.Redis.from_url(own_redis.url)
+        wait_for(lambda: conn.scard("rq:workers") == 2, 15, what="two slots registered")
+        own_redis.stop()
+        wait_for(lambda: worker.output().count("could not connect to Redis") >= 2, 15, what="the slots")
+        assert worker.stop(signal.SIGTERM) == 0
+    text = worker.output()
+    assert tracebacks(text) == [], text[-3000:]
+    assert text.count("stopped without reaching Redis to unregister") == 2, text[-3000:]
+
+
 def test_a_worker_started_while_redis_is_down_waits_and_then_works(
     env: dict[str, str], own_redis: RedisServer, tmp_path: Path
 ) -> None:
