@@ -33,7 +33,10 @@ def dead_letter(connection: redis.Redis, pipeline: Pipeline, queue: str, job_id:
     pipeline.zadd(failed.key, {job_id: ended.timestamp() + FAILURE_TTL_SECONDS})
     pipeline.hset(key, mapping={"status": JobStatus.FAILED.value, "ended_at": utcformat(ended)})
     pipeline.expire(key, FAILURE_TTL_SECONDS)
-    stub = Job(job_id, connection=connection, serializer=SERIALIZER)
+    try:
+        stub = Job(job_id, connection=connection, serializer=SERIALIZER)
+    except ValueError:  # an id RQ refuses (written by hand): readers list it as unreadable, with RQ's reason
+        return
     Result.create_failure(stub, FAILURE_TTL_SECONDS, reason, pipeline=pipeline)
 
 

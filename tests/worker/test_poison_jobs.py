@@ -373,3 +373,20 @@ def test_data_that_decompresses_to_gigabytes_is_refused_before_it_is_decompresse
     assert "bomb" in failed_ids(redis_conn, "events")
     assert "decompresses to over 4 MiB" in str(failed_jobs("events")["bomb"]["last_error"])
     assert listing_peak < 16 * 2**20 and slot_peak < 16 * 2**20, (listing_peak, slot_peak)
+
+
+def test_a_job_id_rq_refuses_is_failed_not_the_death_of_the_slot(
+    settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """RQ refuses an id with other than letters, digits, ``_`` and ``-``; recording the failure of one
+    planted with a space made the slot that popped it die."""
+    plant(redis_conn, "bad id!", "events", data=json_data(JOB_FUNCTION, ["test:count", {"key": "x"}]))
+    TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "behind-it"})
+    queue = queue_for("events", redis_conn)
+    slot = SlotWorker([queue], connection=redis_conn, serializer=SERIALIZER, policy=SlotPolicy({}))
+    found = slot.dequeue_job_and_maintain_ttl(1, max_idle_time=1)
+    assert found is not None and found[0].args[1] == {"key": "behind-it"}
+    assert "bad id!" in failed_ids(redis_conn, "events")
+    assert str(failed_jobs("events")["bad id!"]["last_error"]).startswith(
+        "unreadable job: ValueError: Job ID"
+    )
