@@ -278,6 +278,13 @@ def test_a_slots_job_performs_as_rqs_but_for_the_persist_sent_with_its_start() -
     assert SlotWorker.job_class is SlotJob
 
 
+def test_a_slots_job_builds_rqs_registries_once() -> None:
+    for name in ("started_job_registry", "finished_job_registry"):  # bodies past decorator, def (and import)
+        rqs = getattr(Job, name)
+        assert isinstance(rqs, property), f"RQ's Job.{name} is no longer a property"
+        assert body(rqs.fget)[2:] == body(getattr(SlotJob, name).func)[1:], f"RQ's Job.{name} changed"
+
+
 def test_a_slots_job_loads_as_rqs_with_the_paused_set_in_the_same_round_trip() -> None:
     assert body(Job.refresh) == [
         "data = self.connection.hgetall(self.key)",

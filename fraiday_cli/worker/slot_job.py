@@ -2,18 +2,24 @@
 
 RQ's ``Job.perform`` removes any expiry from the job's hash before running it, so a job enqueued with a
 TTL cannot vanish while it runs: a round trip of its own, every job. A slot sends the same PERSIST in the
-transaction that starts the job (``SlotWorker.prepare_execution``), just before.
+step that starts the job (``SlotWorker.start_job``), just before.
 
 A slot checks, right after popping a job, whether its queue was paused meanwhile (it then puts the job
 back): the job's load sends that read of the paused set in its own round trip, right after the pop as
 before. ``refresh`` and ``perform`` are otherwise RQ's, line for line (tests/test_library_contract.py
 compares them). ``restore`` first refuses stored data that would decompress beyond reason.
+
+RQ builds a new registry object each time a job's ``started_job_registry`` or ``finished_job_registry``
+is read, five times per job, and each build checks the serializer against a runtime ``Protocol``, which
+Python 3.11 does slowly (about 20 µs each). A job's origin never changes, so a slot's job builds each once.
 """
 
+from functools import cached_property
 from typing import Any
 
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, _job_stack
+from rq.registry import FinishedJobRegistry, StartedJobRegistry
 
 from fraiday_cli.tasks.pausing import PAUSED_KEY, paused_names
 from handlers.wire_format import check_data_size
@@ -46,3 +52,15 @@ class SlotJob(Job):
         finally:
             assert self is _job_stack.pop()
         return self._result
+
+    @cached_property
+    def started_job_registry(self) -> StartedJobRegistry:
+        return StartedJobRegistry(
+            self.origin, connection=self.connection, job_class=self.__class__, serializer=self.serializer
+        )
+
+    @cached_property
+    def finished_job_registry(self) -> FinishedJobRegistry:
+        return FinishedJobRegistry(
+            self.origin, connection=self.connection, job_class=self.__class__, serializer=self.serializer
+        )
