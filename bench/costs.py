@@ -7,6 +7,7 @@ worker's process tree and by redis-server, and the commands Redis served, do not
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import redis
 
@@ -37,7 +38,7 @@ class Snapshot:
     @classmethod
     def take(cls, worker_pid: int, conn: redis.Redis) -> "Snapshot":
         cpu = conn.info("cpu")
-        calls = sum(int(stats["calls"]) for stats in conn.info("commandstats").values())
+        calls = sum(int(stats["calls"]) for stats in cast(dict[str, Any], conn.info("commandstats")).values())
         return cls(
             worker_cpu_s=tree_cpu_seconds(worker_pid),
             redis_cpu_s=float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]),

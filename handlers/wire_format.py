@@ -13,7 +13,7 @@ import json
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, cast
 
 import redis
 from rq.job import Job
@@ -187,7 +187,9 @@ def loaded_poison_reason(job: Job, queue: str) -> Poison | None:
 
 def read_poison_reason(connection: redis.Redis, job_id: str, queue: str) -> Poison | None:
     """:func:`poison_reason` for a job in Redis; a job whose hash is gone is not poison, just gone."""
-    fields = connection.hmget(Job.key_for(job_id), ["data", "meta", "origin", *CALLBACK_FIELDS])
+    fields = cast(
+        list[Any], connection.hmget(Job.key_for(job_id), ["data", "meta", "origin", *CALLBACK_FIELDS])
+    )
     data, meta, origin, *callbacks = (value.encode() if isinstance(value, str) else value for value in fields)
     if data is None and meta is None and origin is None:
         return None

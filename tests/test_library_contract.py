@@ -126,6 +126,10 @@ def test_the_pins_are_the_versions_these_hooks_were_written_for() -> None:
     assert gunicorn.__version__.startswith("27."), (
         f"gunicorn {gunicorn.__version__}: re-check every test in this module, then move the pin"
     )
+    assert redis.__version__.startswith("7."), (
+        f"redis-py {redis.__version__}: pinned below 8 for its per-command cost (pyproject.toml); "
+        "compare python -m bench.slot_profile on both before moving the pin"
+    )
 
 
 def own_methods(cls: type) -> dict[str, Callable[..., Any]]:

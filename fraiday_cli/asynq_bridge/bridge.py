@@ -20,7 +20,7 @@ import threading
 from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import redis
 from prometheus_client import Counter
@@ -185,7 +185,7 @@ class AsynqBridge:
         handled = 0
         written = self._dead_letters_written()
         for queue in self.queues:
-            for raw in self.broker.lrange(processing_key(queue), 0, -1):
+            for raw in cast(list[bytes], self.broker.lrange(processing_key(queue), 0, -1)):
                 self._settle(queue, Taken.parse(raw), written)
                 handled += 1
         if handled:
@@ -205,7 +205,7 @@ class AsynqBridge:
 
     def _dead_letters_written(self) -> set[DeadLetterKey]:
         written = set()
-        for raw in self.broker.lrange(DEAD_LETTERS, 0, -1):
+        for raw in cast(list[bytes], self.broker.lrange(DEAD_LETTERS, 0, -1)):
             try:
                 entry = json.loads(raw)
                 written.add((entry["queue"], entry["id"], entry["msg"]))
@@ -214,7 +214,7 @@ class AsynqBridge:
         return written
 
     def _settle(self, queue: str, taken: Taken, written: Set[DeadLetterKey] = frozenset()) -> Outcome:
-        msg, unique_key = self.broker.hmget(task_key(queue, taken.id), ["msg", "unique_key"])
+        msg, unique_key = cast(list[Any], self.broker.hmget(task_key(queue, taken.id), ["msg", "unique_key"]))
         outcome = self.handle(queue, taken, msg.encode() if isinstance(msg, str) else msg, written)
         ASYNQ_BRIDGE_TASKS.labels(queue, taken.source, outcome.outcome).inc()
         keys = [processing_key(queue), task_key(queue, taken.id)]

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import redis
 from prometheus_client import Counter
@@ -81,7 +81,7 @@ class CeleryBridge:
         """Handle what a previous bridge left mid-way (the task-id dedup makes a second pass harmless)."""
         handled = 0
         for queue in self.queues:
-            for raw in self.broker.lrange(PROCESSING_PREFIX + queue, 0, -1):
+            for raw in cast(list[bytes], self.broker.lrange(PROCESSING_PREFIX + queue, 0, -1)):
                 self._settle(queue, raw)
                 handled += 1
         if handled:
@@ -93,7 +93,9 @@ class CeleryBridge:
         handled = 0
         for queue in self.queues:
             for source in celery_lists(queue):
-                raw = self.broker.lmove(source, PROCESSING_PREFIX + queue, "RIGHT", "LEFT")
+                raw = cast(
+                    bytes | None, self.broker.lmove(source, PROCESSING_PREFIX + queue, "RIGHT", "LEFT")
+                )
                 if raw is not None:
                     self._settle(queue, raw)
                     handled += 1
@@ -101,8 +103,11 @@ class CeleryBridge:
         return handled
 
     def _wait(self) -> None:
-        raw = self.broker.blmove(
-            self.queues[0], PROCESSING_PREFIX + self.queues[0], self.idle_wait, "RIGHT", "LEFT"
+        raw = cast(
+            bytes | None,
+            self.broker.blmove(
+                self.queues[0], PROCESSING_PREFIX + self.queues[0], self.idle_wait, "RIGHT", "LEFT"
+            ),
         )
         if raw is not None:
             self._settle(self.queues[0], raw)

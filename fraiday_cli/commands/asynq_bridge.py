@@ -5,7 +5,7 @@ starts without paying for a tool used once, at the switch-over.
 """
 
 import logging
-from typing import Annotated
+from typing import Annotated, cast
 
 import redis
 import typer
@@ -89,7 +89,7 @@ def _known_queues(broker: redis.Redis, url: str) -> list[str]:
     """Asynq's queues; an unreachable Redis is the CLI's one line with exit 1, naming this Redis (the
     generic line would name fraiday's own, which ASYNQ_REDIS_URL may not be)."""
     try:
-        members = broker.smembers(ALL_QUEUES)
+        members = cast(set[bytes], broker.smembers(ALL_QUEUES))
     except redis.RedisError as error:
         typer.echo(f"fraiday: cannot reach the Asynq Redis at {masked_url(url)}: {reason(error)}", err=True)
         raise typer.Exit(1) from None

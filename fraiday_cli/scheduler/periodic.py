@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import cast
 
 import redis
 from croniter import croniter
@@ -98,7 +99,7 @@ class PeriodicScheduler:
         deploy time); after an outage only the latest missed tick runs, once, not one per missed tick.
         """
         tick = latest_tick(task.cron, now)
-        last = _stored_tick(self.connection.hget(LAST_TICK_KEY, task.name))
+        last = _stored_tick(cast(bytes | None, self.connection.hget(LAST_TICK_KEY, task.name)))
         if last is not None and tick <= last:
             return None
         enqueued = None

@@ -77,7 +77,7 @@ def queue_stats(connection: redis.Redis, name: str, paused: bool = False) -> Que
 def stored_time(connection: redis.Redis, job_id: str, field: str) -> datetime | None:
     """Read from the one field, not the whole job: a hash planted or half-expired in a queue or registry
     must not break ``fraiday queues``, ``purge`` or the dashboard."""
-    raw = connection.hget(Job.key_for(job_id), field)
+    raw = cast(bytes | None, connection.hget(Job.key_for(job_id), field))
     try:
         return as_utc(str_to_date(raw)) if raw else None
     except ValueError:

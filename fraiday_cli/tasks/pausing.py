@@ -11,6 +11,7 @@ new workers never run a queue's jobs side by side.
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 from rq.registry import StartedJobRegistry
@@ -32,7 +33,7 @@ def resume(connection: redis.Redis, queue: str) -> bool:
 
 
 def paused_queues(connection: redis.Redis) -> set[str]:
-    return paused_names(connection.smembers(PAUSED_KEY))
+    return paused_names(cast(set[bytes], connection.smembers(PAUSED_KEY)))
 
 
 def paused_names(members: Iterable[bytes | str]) -> set[str]:

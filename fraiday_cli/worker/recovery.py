@@ -26,7 +26,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import redis
 from rq.registry import StartedJobRegistry
@@ -98,7 +98,7 @@ def requeue_expired(connection: redis.Redis, queue: str) -> list[str]:
     now = time.time()
     script = connection.register_script(REQUEUE_EXPIRED)
     requeued: list[str] = []
-    for raw in connection.zrangebyscore(registry.key, 0, now):
+    for raw in cast(list[bytes], connection.zrangebyscore(registry.key, 0, now)):
         entry = _text(raw)
         job_id = entry.split(":", 1)[0]
         keys = [
@@ -151,7 +151,8 @@ class OrphanSweep:
             return []
         orphans = self.find()
         now = self.clock()
-        suspects = {_text(k): _sighting(v) for k, v in self.connection.hgetall(ORPHAN_SUSPECTS_KEY).items()}
+        sightings = cast(dict[bytes, bytes], self.connection.hgetall(ORPHAN_SUSPECTS_KEY))
+        suspects = {_text(k): _sighting(v) for k, v in sightings.items()}
         requeued: list[str] = []
         with self.connection.pipeline(transaction=False) as pipeline:
             for job_id in set(suspects) - set(orphans):
@@ -173,7 +174,7 @@ class OrphanSweep:
         for batch in _batches(self._job_keys(), SCAN_BATCH):
             with self.connection.pipeline(transaction=False) as pipeline:
                 for key in batch:
-                    pipeline.hmget(key, "status", "origin", "enqueued_at")
+                    pipeline.hmget(key, ["status", "origin", "enqueued_at"])
                 rows = pipeline.execute()
             for key, (status, origin, enqueued_at) in zip(batch, rows, strict=True):
                 if status in (b"queued", b"started") and origin:
@@ -182,8 +183,8 @@ class OrphanSweep:
         orphans: dict[str, Orphan] = {}
         for origin, states in candidates.items():
             queue = queue_for(origin, self.connection)
-            placed = {_text(i) for i in self.connection.lrange(queue.key, 0, -1)}
-            wip = self.connection.zrange(queue.started_job_registry.key, 0, -1)
+            placed = {_text(i) for i in cast(list[bytes], self.connection.lrange(queue.key, 0, -1))}
+            wip = cast(list[bytes], self.connection.zrange(queue.started_job_registry.key, 0, -1))
             placed.update(_text(entry).split(":", 1)[0] for entry in wip)
             orphans.update(
                 {job_id: Orphan(origin, state) for job_id, state in states.items() if job_id not in placed}

@@ -280,7 +280,7 @@ class SlotWorker(SimpleWorker):
             pipeline.persist(job.key)  # RQ's Job.perform sends it on its own: SlotJob's does not
             if isinstance(max_attempts, int):  # else the dispatcher counts it, with its task type's default
                 job.meta[ATTEMPTS_META] = attempt_number(max_attempts, job.retries_left)
-                pipeline.hset(job.key, "meta", job.serializer.dumps(job.meta))
+                pipeline.hset(job.key, mapping={"meta": job.serializer.dumps(job.meta)})
             pipeline.execute()
         return self.execution
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -57,7 +57,7 @@ def _bridging(bridge: FraidayProcess) -> bool:
 def pending_celery(conn: redis.Redis) -> int:
     lists = [name for queue in QUEUES for name in celery_lists(queue)]
     lists += [PROCESSING_PREFIX + queue for queue in QUEUES]
-    return sum(conn.llen(name) for name in lists)
+    return sum(cast(int, conn.llen(name)) for name in lists)
 
 
 def test_each_legacy_task_runs_its_handler_with_the_right_payload(
