@@ -6,9 +6,9 @@ The inventory of what fraiday overrides or reads:
 
 RQ worker (fraiday_cli/worker/slot.py, ``SlotWorker(SimpleWorker)``): ``_ordered_queues`` (a property
 over the attribute RQ's dequeue reads: weighting and pausing), ``dequeue_job_and_maintain_ttl``,
-``prepare_execution`` and ``prepare_job_execution`` (RQ's two start-of-job transactions written as one),
-``handle_job_success`` (RQ's success transaction without its dependents check; calls ``job._handle_success``),
-``cleanup_execution``
+``start_job`` and ``prepare_job_execution`` (RQ's two start-of-job transactions written as one, sent by
+the start claim's script), ``handle_job_success`` (RQ's success transaction without its dependents check,
+calls ``job._handle_success``; sent by the lease check's script), ``cleanup_execution``
 (adds the worker's state to every outcome's transaction), ``run_maintenance_tasks`` (with
 ``last_cleaned_at``), ``reorder_queues``,
 ``get_heartbeat_ttl``, ``heartbeat``, ``set_state`` (reads ``_state``), ``handle_execution_ended``,
@@ -92,6 +92,7 @@ OWN_METHODS: dict[type, set[str]] = {
         "_classify_failure",
         "lease_lost",
         "_give_up_attempt",
+        "start_job",
     },
     SlotPool: {"_maintenance_connection", "_signal_all", "slot_ttl", "slots", "run", "_note_early_stop"},
     InterruptibleDeathPenalty: set(),
@@ -244,7 +245,7 @@ def pipeline_writes(function: Callable[..., Any]) -> list[str]:
 
 
 def test_a_slot_starts_a_job_with_rqs_own_writes_in_one_transaction() -> None:
-    """``SlotWorker.prepare_execution`` writes what RQ's two start-of-job transactions write, plus the
+    """``SlotWorker.start_job`` writes what RQ's two start-of-job transactions write, plus the
     attempt counter: a write RQ adds to either must be added there too."""
     rq_first = pipeline_writes(executions.prepare_execution)
     rq_second = pipeline_writes(BaseWorker.prepare_job_execution)
@@ -259,10 +260,10 @@ def test_a_slot_starts_a_job_with_rqs_own_writes_in_one_transaction() -> None:
         "pipeline.execute",
     ]
     rq_first_as_worker = [name.replace("worker.", "self.") for name in rq_first[:-1]]
-    expected = [*rq_first_as_worker, *rq_second[:-1], "pipeline.persist", "pipeline.hset", "pipeline.execute"]
-    assert pipeline_writes(SlotWorker.prepare_execution) == expected
+    expected = [*rq_first_as_worker, *rq_second[:-1], "pipeline.persist", "pipeline.hset", "packed_writes"]
+    assert pipeline_writes(SlotWorker.start_job) == expected, "sent by the claim, as one script"
     assert pipeline_writes(SlotWorker.prepare_job_execution) == []
-    assert "Execution.create" in inspect.getsource(SlotWorker.prepare_execution)
+    assert "Execution.create" in inspect.getsource(SlotWorker.start_job)
 
 
 def body(function: Callable[..., Any]) -> list[str]:
@@ -326,8 +327,12 @@ def test_a_slot_records_a_success_with_rqs_own_writes_but_the_dependents_check()
         "pipeline.execute",
     ]
     ours = [name for name in rq_writes if name not in dependents_and_repeats]
-    # ... and the paused set the next dequeue reads, as the transaction's last command.
-    assert pipeline_writes(SlotWorker.handle_job_success) == [*ours[:-1], "pipeline.smembers", ours[-1]]
+    # ... and the paused set the next dequeue reads, as the last command; sent if the lease holds.
+    assert pipeline_writes(SlotWorker.handle_job_success) == [
+        *ours[:-1],
+        "pipeline.smembers",
+        "packed_writes",
+    ]
     assert "self.handle_job_success(job=job, queue=queue, started_job_registry=started_job_registry)" in (
         inspect.getsource(BaseWorker.perform_job)
     )
@@ -390,8 +395,8 @@ def test_the_started_registry_holds_job_and_execution_with_the_lease_expiry_as_s
     queue = queue_for("events", redis_conn)
     worker = SlotWorker([queue], connection=redis_conn, serializer=SERIALIZER, policy=SlotPolicy({}))
     job = Job.fetch(task.task_id, connection=redis_conn, serializer=SERIALIZER)
-    execution = worker.prepare_execution(job)
-    job.set_status("started")
+    assert worker.start_job(job, queue)
+    execution = worker.execution
     entry = f"{job.id}:{execution.id}"
     registry = StartedJobRegistry("events", connection=redis_conn)
     assert registry.key == "rq:wip:events" == queue.started_job_registry.key

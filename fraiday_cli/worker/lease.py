@@ -21,7 +21,20 @@ from typing import Any
 import redis
 from rq.job import Job
 
+from fraiday_cli.worker.guarded_writes import RUN_WRITES
+
 log = logging.getLogger("fraiday.worker")
+
+WRITE_IF_HELD = (
+    RUN_WRITES
+    + """
+-- KEYS: the started registry; ARGV: the execution's entry in it, then the outcome's writes
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  return {1, run_writes(2)}
+end
+return {0}
+"""
+)
 
 
 class LeaseKeeper:
@@ -33,6 +46,7 @@ class LeaseKeeper:
         self._renewing = threading.Lock()
         self._held: tuple[Job, Any] | None = None
         self._thread: threading.Thread | None = None
+        self._write_if_held = worker.connection.register_script(WRITE_IF_HELD)
 
     @contextmanager
     def hold(self, job: Job) -> Iterator[None]:
@@ -87,6 +101,14 @@ class LeaseKeeper:
             pipeline.zscore(job.started_job_registry.key, execution.composite_key)
             *_, score = pipeline.execute()
         return score is not None
+
+    def write_if_held(self, job: Job, execution: Any, writes: list[Any]) -> list[Any] | None:
+        """Send ``writes`` (:func:`~fraiday_cli.worker.guarded_writes.packed_writes`) and return their
+        replies if ``execution`` still holds ``job``; None, and nothing written, if it does not. The check
+        of :meth:`keep` and an outcome that ends the lease, in one step."""
+        registry = job.started_job_registry.key
+        held, *replies = self._write_if_held(keys=[registry], args=[execution.composite_key, *writes])
+        return replies[0] if held == 1 else None
 
     def _extend(self, pipeline: Any, job: Job, execution: Any) -> None:
         pipeline.zadd(

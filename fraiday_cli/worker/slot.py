@@ -34,6 +34,7 @@ from config.redaction import Redactor
 from fraiday_cli.tasks.dead_letters import dead_letter
 from fraiday_cli.tasks.pausing import PAUSED_KEY, paused_names, paused_queues
 from fraiday_cli.tasks.task_queue import TaskQueue
+from fraiday_cli.worker.guarded_writes import packed_writes
 from fraiday_cli.worker.lease import LeaseKeeper
 from fraiday_cli.worker.queue_order import strict_order, weighted_order, weights_for
 from fraiday_cli.worker.slot_job import SlotJob
@@ -257,19 +258,22 @@ class SlotWorker(SimpleWorker):
         POISON_JOBS.labels(queue.name, poison.kind).inc()
         log.error("job %s on %s moved to the failed registry unrun: %s", job_id, queue.name, poison)
 
-    def prepare_execution(self, job: Job) -> Execution:
-        """A job's start in one transaction: RQ writes it in two (the execution record and the worker's
-        state here, then the job's status, heartbeats and current job in ``prepare_job_execution``), and
-        the dispatcher wrote the attempt counter in a third, and ``Job.perform`` its PERSIST of the job's
-        hash in a fourth (:class:`SlotJob` leaves it out). The writes are RQ's own, in its order
-        (tests/test_library_contract.py compares them with RQ's); the job always leaves RQ's intermediate
-        list, which RQ only does for a one-queue worker, as a slot with paused queues pops through it too.
+    def start_job(self, job: Job, queue: Queue) -> bool:
+        """A job's start in one round trip, and only if it is still the job this slot popped
+        (:class:`StartClaim`); False, nothing written, if it was handed on.
+
+        RQ writes a start in two transactions (the execution record and the worker's state in
+        ``prepare_execution``, then the job's status, heartbeats and current job in
+        ``prepare_job_execution``); the dispatcher wrote the attempt counter in a third, and
+        ``Job.perform`` its PERSIST of the job's hash in a fourth (:class:`SlotJob` leaves it out). The writes
+        are RQ's own, in its order (tests/test_library_contract.py compares them with RQ's); the job always
+        leaves RQ's intermediate list, which RQ only does for a one-queue worker, as a slot with paused
+        queues pops through it too.
         """
         heartbeat_ttl = self.get_heartbeat_ttl(job)
-        queue = self._queue_named.get(job.origin) or Queue(job.origin, connection=self.connection)
         max_attempts = job.meta.get(MAX_ATTEMPTS_META)
-        with self.connection.pipeline() as pipeline:
-            self.execution = Execution.create(job, heartbeat_ttl, pipeline=pipeline, worker_name=self.name)
+        with self.connection.pipeline(transaction=False) as pipeline:  # queued only: the claim sends them
+            execution = Execution.create(job, heartbeat_ttl, pipeline=pipeline, worker_name=self.name)
             self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
             self.set_current_job_id(job.id, pipeline=pipeline)
             self.set_current_job_working_time(0, pipeline=pipeline)
@@ -281,8 +285,10 @@ class SlotWorker(SimpleWorker):
             if isinstance(max_attempts, int):  # else the dispatcher counts it, with its task type's default
                 job.meta[ATTEMPTS_META] = attempt_number(max_attempts, job.retries_left)
                 pipeline.hset(job.key, mapping={"meta": job.serializer.dumps(job.meta)})
-            pipeline.execute()
-        return self.execution
+            if not self._claim_start(job, queue, packed_writes(pipeline)):
+                return False
+        self.execution = execution
+        return True
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         """Its writes went out with :meth:`prepare_execution`'s."""
@@ -339,9 +345,8 @@ class SlotWorker(SimpleWorker):
         self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        if not self._claim_start(job, queue):
+        if not self.start_job(job, queue):
             return
-        self.prepare_execution(job)
         with self._lease.hold(job):
             self.perform_job(job, queue)
         self.set_state(WorkerStatus.IDLE)
@@ -387,20 +392,24 @@ class SlotWorker(SimpleWorker):
             pipeline.execute()
 
     def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any) -> None:
-        """RQ's success bookkeeping in one transaction. RQ first WATCHes and reads the set of jobs that
-        depend on this one (two more round trips) to enqueue them; a fraiday job has none, since the task
-        client never passes ``depends_on`` and a job that is not fraiday's is refused unrun. A repeating
-        job (also never fraiday's) keeps RQ's own path. The paused set the next dequeue reads goes out in
-        the same transaction, as the job's last write."""
-        if self.lease_lost(job):
-            self._give_up_attempt(job, "succeeded")
-            return
+        """RQ's success bookkeeping in one round trip, sent only while this attempt holds the job's lease
+        (:meth:`LeaseKeeper.write_if_held`). RQ first WATCHes and reads the set of jobs that depend on this
+        one (two more round trips) to enqueue them; a fraiday job has none, since the task client never
+        passes ``depends_on`` and a job that is not fraiday's is refused unrun. A repeating job (also never
+        fraiday's) keeps RQ's own path. The paused set the next dequeue reads is read in the same step, as
+        the last command."""
         if job.repeats_left:
+            if self.lease_lost(job):
+                self._give_up_attempt(job, "succeeded")
+                return
             super().handle_job_success(job, queue, started_job_registry)
+            return
+        execution = self.execution
+        if execution is None:  # a job this slot never started: nothing of its to write
             return
         assert job.started_at is not None and job.ended_at is not None  # set by perform_job
         result_ttl = job.get_result_ttl(self.default_result_ttl)
-        with self.connection.pipeline() as pipeline:
+        with self.connection.pipeline(transaction=False) as pipeline:  # queued only: sent if the lease holds
             self.increment_successful_job_count(pipeline=pipeline)
             self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
             if result_ttl != 0:
@@ -408,17 +417,21 @@ class SlotWorker(SimpleWorker):
                     result_ttl,
                     pipeline=pipeline,
                     worker_name=self.name,
-                    execution_id=self.execution.id if self.execution else None,
-                    execution_started_at=self.execution.created_at if self.execution else None,
+                    execution_id=execution.id,
+                    execution_started_at=execution.created_at,
                     execution_ended_at=job.ended_at,
                 )
             job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
             self.cleanup_execution(job, pipeline=pipeline)
             if self._taking_stop_signals:  # a worker that dequeues next (a job thread's does not)
                 pipeline.smembers(PAUSED_KEY)
-            results = pipeline.execute()
+            replies = self._lease.write_if_held(job, execution, packed_writes(pipeline))
+        if replies is None:
+            self.execution = execution  # the queued cleanup dropped it; the give-up's cleanup needs it
+            self._give_up_attempt(job, "succeeded")
+            return
         if self._taking_stop_signals:
-            self._paused_after_job = paused_names(results[-1])
+            self._paused_after_job = paused_names(replies[-1])
 
     def handle_job_failure(
         self, job: Job, queue: Queue, started_job_registry: Any = None, exc_string: str = ""

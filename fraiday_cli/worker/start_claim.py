@@ -9,41 +9,50 @@ new one), and the claim marks it ``started``. That mark is what the sweep compar
 it never requeues a claimed job, and a second slot holding a copy of the same job finds it claimed.
 Refused, the slot lets the job go: it is on its queue, in another slot's hands, or finished.
 
-A slot that dies between its claim and its start leaves a ``started`` job in no registry, which the sweep
-requeues like any orphan. A job whose ``enqueued_at`` RQ would not write back as the same text (not RQ's
-own format) is refused too, then requeued by the sweep in RQ's format within the same bound.
+The claim and the start's writes are one script (:mod:`fraiday_cli.worker.guarded_writes`), so a claimed
+job is started in the same step: no slot can die between the two. A job whose ``enqueued_at`` RQ would
+not write back as the same text (not RQ's own format) is refused, then requeued by the orphan sweep in
+RQ's format within its bound.
 """
 
 import logging
+from typing import Any
 
 import redis
 from rq.job import Job
 from rq.queue import Queue
 from rq.utils import utcformat
 
+from fraiday_cli.worker.guarded_writes import RUN_WRITES
+
 log = logging.getLogger("fraiday.worker")
 
-CLAIM_START = """
+CLAIM_START = (
+    RUN_WRITES
+    + """
 -- KEYS: job hash, RQ's intermediate list of its queue
--- ARGV: job id, enqueued_at as the slot loaded it
+-- ARGV: job id, enqueued_at as the slot loaded it, then the start's writes (they mark it started)
 local state = redis.call('HMGET', KEYS[1], 'status', 'enqueued_at')
 if state[1] == 'queued' and (state[2] or '') == ARGV[2] then
-  redis.call('HSET', KEYS[1], 'status', 'started')
+  run_writes(3)
   return 1
 end
 redis.call('LREM', KEYS[2], 1, ARGV[1])
 return 0
 """
+)
 
 
 class StartClaim:
     def __init__(self, connection: redis.Redis) -> None:
         self._claim = connection.register_script(CLAIM_START)
 
-    def __call__(self, job: Job, queue: Queue) -> bool:
-        """Claim ``job`` for this slot's start; False (and the job let go) if it has been handed on."""
+    def __call__(self, job: Job, queue: Queue, start_writes: list[Any]) -> bool:
+        """Claim ``job`` and send its ``start_writes`` (packed by :mod:`~fraiday_cli.worker.guarded_writes`);
+        False, nothing written and the job let go, if it has been handed on."""
         loaded = utcformat(job.enqueued_at) if job.enqueued_at else ""
-        if self._claim(keys=[job.key, queue.intermediate_queue_key], args=[job.id, loaded]) == 1:
+        keys = [job.key, queue.intermediate_queue_key]
+        if self._claim(keys=keys, args=[job.id, loaded, *start_writes]) == 1:
             return True
         log.warning(
             "job %s was requeued while this slot was starting it (a stall after its pop): left to it", job.id

@@ -42,9 +42,8 @@ def running(conn: redis.Redis, key: str = "k") -> tuple[Job, str]:
     worker = SlotWorker([queue], connection=conn, serializer=SERIALIZER, policy=SlotPolicy({}))
     job, _ = Queue.dequeue_any([queue], None, connection=conn, serializer=SERIALIZER) or (None, None)
     assert job is not None and job.id == task.task_id
-    execution = worker.prepare_execution(job)
-    worker.prepare_job_execution(job, remove_from_intermediate_queue=True)
-    return job, f"{job.id}:{execution.id}"
+    assert worker.start_job(job, queue) and worker.execution is not None
+    return job, f"{job.id}:{worker.execution.id}"
 
 
 def expire(conn: redis.Redis, entry: str) -> None:

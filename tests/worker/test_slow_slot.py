@@ -64,10 +64,9 @@ def test_an_expired_lease_not_yet_swept_is_kept_by_the_slot_writing_its_outcome(
     again while the slot scheduled its retry: one attempt run twice (the suite's attempts [1, 2, 3, 3])."""
     task = TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "late"})
     worker = slot(redis_conn)
-    job, _ = popped(worker)
-    execution = worker.prepare_execution(job)
-    worker.prepare_job_execution(job, remove_from_intermediate_queue=True)
-    entry = f"{job.id}:{execution.id}"
+    job, queue = popped(worker)
+    assert worker.start_job(job, queue) and worker.execution is not None
+    entry = f"{job.id}:{worker.execution.id}"
     redis_conn.zadd("rq:wip:events", {entry: time.time() - 0.5})  # starved past its lease, not swept yet
     assert not worker.lease_lost(job), "nobody took the job: this attempt's outcome stands"
     assert requeue_expired(redis_conn, "events") == [], "a slot about to write its outcome keeps the job"
@@ -78,13 +77,43 @@ def test_an_expired_lease_not_yet_swept_is_kept_by_the_slot_writing_its_outcome(
 def test_a_lease_taken_by_the_sweep_is_lost_to_the_slot(redis_conn: redis.Redis) -> None:
     TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "gone"})
     worker = slot(redis_conn)
-    job, _ = popped(worker)
-    execution = worker.prepare_execution(job)
-    worker.prepare_job_execution(job, remove_from_intermediate_queue=True)
-    redis_conn.zadd("rq:wip:events", {f"{job.id}:{execution.id}": time.time() - 0.5})
+    job, queue = popped(worker)
+    assert worker.start_job(job, queue) and worker.execution is not None
+    redis_conn.zadd("rq:wip:events", {f"{job.id}:{worker.execution.id}": time.time() - 0.5})
     assert requeue_expired(redis_conn, "events") == [job.id]
     assert worker.lease_lost(job)
     assert redis_conn.zcard("rq:wip:events") == 0, "checking the lease never puts the entry back"
+
+
+def test_a_success_after_the_sweep_took_the_lease_writes_nothing_of_the_job(redis_conn: redis.Redis) -> None:
+    """The lease check and the success's writes are one script: the job the sweep requeued stays queued
+    for its next attempt, never marked finished by the attempt that lost it."""
+    TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "stale"})
+    worker = slot(redis_conn)
+    job, queue = popped(worker)
+    assert worker.start_job(job, queue) and worker.execution is not None
+    redis_conn.zadd("rq:wip:events", {f"{job.id}:{worker.execution.id}": time.time() - 0.5})
+    assert requeue_expired(redis_conn, "events") == [job.id]
+    job.started_at = job.ended_at = job.last_heartbeat
+    worker.handle_job_success(job, queue, queue.started_job_registry)
+    assert redis_conn.hget(job.key, "status") == b"queued"
+    assert redis_conn.lrange("rq:queue:events", 0, -1) == [job.id.encode()]
+    assert redis_conn.zcard("rq:finished:events") == 0
+    assert redis_conn.hget(worker.key, "current_job") is None, "the slot itself is idle again"
+    assert worker.execution is None
+
+
+def test_a_success_with_the_lease_held_is_written_whole(redis_conn: redis.Redis) -> None:
+    TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "kept"})
+    worker = slot(redis_conn)
+    job, queue = popped(worker)
+    assert worker.start_job(job, queue) and worker.execution is not None
+    job.started_at = job.ended_at = job.last_heartbeat
+    worker.handle_job_success(job, queue, queue.started_job_registry)
+    assert redis_conn.hget(job.key, "status") == b"finished"
+    assert redis_conn.zcard("rq:wip:events") == 0
+    assert redis_conn.zscore("rq:finished:events", job.id) is not None
+    assert redis_conn.hget(worker.key, "successful_job_count") == b"1"
 
 
 def test_a_slot_slow_in_the_dequeue_window_does_not_run_a_job_the_orphan_sweep_requeued(
@@ -152,13 +181,17 @@ def test_a_slow_slot_that_loads_the_job_after_its_requeue_runs_it_once_with_the_
     assert redis_conn.hget(f"rq:job:{task.task_id}", "status") == b"finished"
 
 
-def test_a_slot_dying_between_its_claim_and_its_start_leaves_an_orphan_the_sweep_requeues(
-    redis_conn: redis.Redis,
-) -> None:
-    TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "claimed"})
-    dying = slot(redis_conn)
-    job, queue = popped(dying)
-    assert dying._claim_start(job, queue)  # and the slot is SIGKILLed before its start transaction
+def test_a_refused_claim_writes_nothing_of_the_start(redis_conn: redis.Redis) -> None:
+    """The claim and the start's writes are one script, so no slot can die between them, and a slot
+    whose job was requeued meanwhile leaves no trace of a start: no execution, no current job."""
+    TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "handed-on"})
+    stalled = slot(redis_conn)
+    job, queue = popped(stalled)
     orphan_scans_requeue(redis_conn, job.id)
-    slot(redis_conn).work(burst=True)
-    assert redis_conn.hget(EFFECTS, "claimed") == b"1"
+    assert not stalled.start_job(job, queue)
+    assert redis_conn.hget(job.key, "status") == b"queued"
+    assert redis_conn.zcard("rq:wip:events") == 0
+    assert redis_conn.keys("rq:execution:*") == []
+    assert redis_conn.hget(stalled.key, "current_job") is None
+    assert redis_conn.llen("rq:queue:events:intermediate") == 0
+    assert stalled.execution is None

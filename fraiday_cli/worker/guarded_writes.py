@@ -1,0 +1,38 @@
+"""RQ's writes for a job's start or outcome, sent only while a check on the job still holds, in one trip.
+
+A slot starts a job only if it is still the job it popped (:mod:`fraiday_cli.worker.start_claim`), and
+writes a success only if it still holds the job's lease (:mod:`fraiday_cli.worker.lease`). Each check was
+a round trip of its own in front of the transaction RQ's writes went out in; MULTI/EXEC cannot make
+writes depend on a read, a script can. So RQ still queues its writes on a pipeline, as it does for every
+transaction, and the checking script runs them in its place: atomically, as MULTI/EXEC did, and two
+round trips fewer per job.
+
+The writes are read from redis-py's ``Pipeline.command_stack`` (pinned with redis-py; the library
+contract test holds its shape).
+"""
+
+from typing import Any
+
+import redis
+
+RUN_WRITES = """
+local function run_writes(first)
+  local replies, i = {}, first
+  while i <= #ARGV do
+    local n = tonumber(ARGV[i])
+    replies[#replies + 1] = redis.call(unpack(ARGV, i + 1, i + n))
+    i = i + n + 1
+  end
+  return replies
+end
+"""
+"""Lua: run the writes packed in ARGV from ``first`` on, each as its word count and its words."""
+
+
+def packed_writes(pipeline: redis.client.Pipeline) -> list[Any]:
+    """The pipeline's queued commands as ``RUN_WRITES`` reads them; the pipeline itself is left unsent."""
+    packed: list[Any] = []
+    for args, _options in pipeline.command_stack:
+        packed.append(len(args))
+        packed.extend(args)
+    return packed
