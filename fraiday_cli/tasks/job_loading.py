@@ -10,7 +10,7 @@ not fails every listing of that queue or registry: :func:`readable_ids` leaves s
 """
 
 from collections.abc import Iterable
-from typing import cast
+from typing import Any, cast
 
 import redis
 from rq.exceptions import NoSuchJobError
@@ -19,10 +19,11 @@ from rq.job import Job
 from handlers.wire_format import MAX_DATA_BYTES, SERIALIZER, ZLIB_MAX_RATIO, check_data_size
 
 
-def readable_ids(raw: Iterable[bytes | str]) -> list[str]:
-    """The ids that are UTF-8, as text; another was written by hand and names no job, so it is left out."""
+def readable_ids(raw: Any) -> list[str]:
+    """The ids that are UTF-8, as text; another was written by hand and names no job, so it is left out.
+    ``raw`` is a list reply of ids, as redis-py returns it."""
     ids = []
-    for item in raw:
+    for item in cast(Iterable[bytes | str], raw):
         try:
             ids.append(item.decode() if isinstance(item, bytes) else item)
         except UnicodeDecodeError:
@@ -38,7 +39,7 @@ def load_job(connection: redis.Redis, job_id: str) -> Job:
     """The job, read with the JSON serializer; ``NoSuchJobError`` when there is none, :class:`Unloadable`
     when its hash cannot be loaded."""
     try:
-        if connection.hstrlen(Job.key_for(job_id), "data") * ZLIB_MAX_RATIO > MAX_DATA_BYTES:
+        if cast(int, connection.hstrlen(Job.key_for(job_id), "data")) * ZLIB_MAX_RATIO > MAX_DATA_BYTES:
             check_data_size(
                 cast(bytes, connection.hget(Job.key_for(job_id), "data"))
             )  # before RQ inflates it
