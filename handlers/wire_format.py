@@ -185,11 +185,22 @@ def loaded_poison_reason(job: Job, queue: str) -> Poison | None:
     return poison_reason(job.data, meta, job.origin.encode(), queue, callbacks)
 
 
+def is_wrong_type(error: redis.ResponseError) -> bool:
+    """Redis's answer to a hash command on a job key someone wrote as another type (``SET rq:job:x``):
+    a job that can never be read, not a Redis outage."""
+    return "WRONGTYPE" in str(error)  # a pipeline prefixes the command's position
+
+
 def read_poison_reason(connection: redis.Redis, job_id: str, queue: str) -> Poison | None:
     """:func:`poison_reason` for a job in Redis; a job whose hash is gone is not poison, just gone."""
-    fields = cast(
-        list[Any], connection.hmget(Job.key_for(job_id), ["data", "meta", "origin", *CALLBACK_FIELDS])
-    )
+    try:
+        fields = cast(
+            list[Any], connection.hmget(Job.key_for(job_id), ["data", "meta", "origin", *CALLBACK_FIELDS])
+        )
+    except redis.ResponseError as error:
+        if not is_wrong_type(error):
+            raise
+        return Poison("unreadable", "its key is not a hash")
     data, meta, origin, *callbacks = (value.encode() if isinstance(value, str) else value for value in fields)
     if data is None and meta is None and origin is None:
         return None

@@ -29,6 +29,9 @@ def dead_letter(connection: redis.Redis, pipeline: Pipeline, queue: str, job_id:
     ours, so they are never loaded or saved again (RQ's own failure path would re-save them)."""
     ended = datetime.now(UTC)
     key = Job.key_for(job_id)
+    kind = connection.type(key)
+    if (kind.decode() if isinstance(kind, bytes) else kind) not in ("hash", "none"):
+        pipeline.delete(key)  # a string, say: the HSET below would fail the whole record; it held no job
     failed = FailedJobRegistry(queue, connection=connection, serializer=SERIALIZER)
     pipeline.zadd(failed.key, {job_id: ended.timestamp() + FAILURE_TTL_SECONDS})
     pipeline.hset(key, mapping={"status": JobStatus.FAILED.value, "ended_at": utcformat(ended)})

@@ -24,7 +24,7 @@ from fraiday_cli.tasks.job_loading import readable_ids
 from fraiday_cli.tasks.pausing import paused_queues
 from fraiday_cli.tasks.status import Task, as_utc, read_task
 from fraiday_cli.tasks.task_queue import queue_for
-from handlers.wire_format import SERIALIZER
+from handlers.wire_format import SERIALIZER, is_wrong_type
 
 REGISTRIES: dict[str, type[BaseRegistry]] = {
     "scheduled": ScheduledJobRegistry,
@@ -77,7 +77,12 @@ def queue_stats(connection: redis.Redis, name: str, paused: bool = False) -> Que
 def stored_time(connection: redis.Redis, job_id: str, field: str) -> datetime | None:
     """Read from the one field, not the whole job: a hash planted or half-expired in a queue or registry
     must not break ``fraiday queues``, ``purge`` or the dashboard."""
-    raw = cast(bytes | None, connection.hget(Job.key_for(job_id), field))
+    try:
+        raw = cast(bytes | None, connection.hget(Job.key_for(job_id), field))
+    except redis.ResponseError as error:
+        if not is_wrong_type(error):
+            raise
+        return None
     try:
         return as_utc(str_to_date(raw)) if raw else None
     except ValueError:

@@ -16,7 +16,7 @@ import redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from handlers.wire_format import MAX_DATA_BYTES, SERIALIZER, ZLIB_MAX_RATIO, check_data_size
+from handlers.wire_format import MAX_DATA_BYTES, SERIALIZER, ZLIB_MAX_RATIO, check_data_size, is_wrong_type
 
 
 def readable_ids(raw: Any) -> list[str]:
@@ -47,6 +47,10 @@ def load_job(connection: redis.Redis, job_id: str) -> Job:
     except NoSuchJobError:
         if connection.exists(Job.key_for(job_id)):  # RQ says the same of a hash without data
             raise Unloadable("its hash has no data") from None
+        raise
+    except redis.ResponseError as error:
+        if is_wrong_type(error):
+            raise Unloadable("its key is not a hash") from None
         raise
     except redis.RedisError:
         raise

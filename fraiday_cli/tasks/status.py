@@ -11,7 +11,7 @@ from rq.registry import ScheduledJobRegistry
 from rq.results import Result
 
 from fraiday_cli.tasks.job_loading import Unloadable, load_job
-from handlers.wire_format import ATTEMPTS_META, MAX_ATTEMPTS_META, SERIALIZER, TASK_TYPE_META
+from handlers.wire_format import ATTEMPTS_META, MAX_ATTEMPTS_META, SERIALIZER, TASK_TYPE_META, is_wrong_type
 
 
 class Task(BaseModel):
@@ -91,10 +91,19 @@ def read_task(connection: redis.Redis, task_id: str) -> Task | None:
     except NoSuchJobError:
         return None
     except Unloadable as error:
-        origin = connection.hget(Job.key_for(task_id), "origin")
-        queue = origin.decode(errors="replace") if isinstance(origin, bytes) else str(origin or "")
-        return unreadable(task_id, queue, error)
+        return unreadable(task_id, stored_origin(connection, task_id), error)
     return describe(job, connection)
+
+
+def stored_origin(connection: redis.Redis, task_id: str) -> str:
+    """The queue an unloadable job names, if its key is a hash at all."""
+    try:
+        origin = connection.hget(Job.key_for(task_id), "origin")
+    except redis.ResponseError as error:
+        if not is_wrong_type(error):
+            raise
+        return ""
+    return origin.decode(errors="replace") if isinstance(origin, bytes) else str(origin or "")
 
 
 def unreadable(task_id: str, queue: str, error: Unloadable) -> Task:

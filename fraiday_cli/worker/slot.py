@@ -46,6 +46,7 @@ from handlers.wire_format import (
     MAX_ATTEMPTS_META,
     Poison,
     attempt_number,
+    is_wrong_type,
     loaded_poison_reason,
 )
 
@@ -205,7 +206,10 @@ class SlotWorker(SimpleWorker):
                 # RQ tags an error loading a popped job with its id and queue: a hash it cannot read. A
                 # Redis error is not the job's fault, and the job is recovered like any lost pop.
                 job_id, queue = getattr(error, "job_id", None), getattr(error, "queue", None)
-                if isinstance(error, redis.RedisError) or not isinstance(queue, Queue) or job_id is None:
+                outage = isinstance(error, redis.RedisError) and not (
+                    isinstance(error, redis.ResponseError) and is_wrong_type(error)  # a planted non-hash key
+                )
+                if outage or not isinstance(queue, Queue) or job_id is None:
                     raise
                 self._refuse(queue, str(job_id), Poison("unreadable", f"{type(error).__name__}: {error}"))
                 continue

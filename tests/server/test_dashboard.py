@@ -316,6 +316,17 @@ def test_ids_that_are_not_utf8_leave_the_pages_and_the_queue_counts_standing(
     assert_page(api.get("/dashboard/", headers=BASIC), 200, "events")
 
 
+def test_a_job_key_that_is_not_a_hash_is_shown_and_deleted(api: FlaskClient, redis_conn: redis.Redis) -> None:
+    redis_conn.set("rq:job:string", "not a hash")
+    redis_conn.zadd("rq:failed:events", {"string": 9e9})
+    assert_page(
+        api.get("/dashboard/queues/events/jobs/failed", headers=BASIC), 200, "RQ cannot load its hash"
+    )
+    assert_page(api.get("/dashboard/jobs/string", headers=BASIC), 200, "RQ cannot load its hash")
+    refused = api.post("/dashboard/jobs/string/delete", data={"csrf_token": token(api)}, headers=BASIC)
+    assert_page(refused, 409, "string cannot be changed here")
+
+
 def test_a_secret_in_a_stored_error_is_masked_on_the_pages(api: FlaskClient, redis_conn: redis.Redis) -> None:
     task_id = post_event(api)
     dead_letter(redis_conn, task_id, f"Traceback\nAIServiceRejected: 401: echoed Bearer {API_KEY}")

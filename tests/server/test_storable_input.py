@@ -114,10 +114,16 @@ def test_the_limits_leave_room_for_ordinary_values(api: FlaskClient) -> None:
     assert response.json["metadata"] == metadata
 
 
-def test_a_redis_reply_error_is_a_500_not_an_outage(api: FlaskClient, redis_conn: redis.Redis) -> None:
-    redis_conn.set("rq:job:planted-string", "not a hash")  # any command on it answers WRONGTYPE
+def test_a_job_key_that_is_not_a_hash_is_an_unreadable_task_not_an_outage(
+    api: FlaskClient, redis_conn: redis.Redis
+) -> None:
+    redis_conn.set("rq:job:planted-string", "not a hash")  # any hash command on it answers WRONGTYPE
     response = api.get("/api/v1/tasks/planted-string", headers=AUTH)
-    assert (response.status_code, response.json["error"]) == (500, "internal")
+    assert response.status_code == 200, response.json
+    assert (response.json["status"], response.json["last_error"]) == (
+        "failed",
+        "unreadable job: its key is not a hash",
+    )
     assert "Retry-After" not in response.headers
 
 

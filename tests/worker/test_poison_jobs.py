@@ -390,3 +390,36 @@ def test_a_job_id_rq_refuses_is_failed_not_the_death_of_the_slot(
     assert str(failed_jobs("events")["bad id!"]["last_error"]).startswith(
         "unreadable job: ValueError: Job ID"
     )
+
+
+def test_a_job_key_that_is_not_a_hash_stops_no_slot_no_scheduling_and_no_reader(
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    """``SET rq:job:x`` makes every hash command on it answer WRONGTYPE, which was taken for a Redis
+    outage: the slot popping it died, scheduling of every due retry stopped for good, and readers failed."""
+    for job_id in ("string-pending", "string-due", "string-failed"):
+        redis_conn.set(f"rq:job:{job_id}", "not a hash")
+    redis_conn.rpush("rq:queue:events", "string-pending")
+    redis_conn.zadd("rq:scheduled:events", {"string-due": 1})
+    redis_conn.zadd("rq:failed:events", {"string-failed": time.time() + 3600})
+    for state in ("pending", "scheduled", "failed"):
+        listed = runner.invoke(app, ["jobs", "--queue", "events", "--state", state, "--json"])
+        assert listed.exit_code == 0, listed.output
+        assert all(
+            job["last_error"] == "unreadable job: its key is not a hash" for job in json.loads(listed.stdout)
+        )
+    assert runner.invoke(app, ["queues"]).exit_code == 0
+    requeued = runner.invoke(app, ["requeue", "--queue", "events", "--all"])
+    assert "not requeued string-failed: not a fraiday job: its key is not a hash" in requeued.output
+    client = TaskClient(redis_conn, REGISTRY)
+    client.enqueue("test:count", {"key": "after-pending"})
+    client.enqueue("test:count", {"key": "due-after"}, delay=timedelta(seconds=1))
+    port = free_port()
+    with fraiday(worker(port, "events"), env, tmp_path / "worker.log") as process:
+        wait_for(lambda: redis_conn.hget(EFFECTS, "after-pending") == b"1", 20, what="the pending job")
+        wait_for(lambda: redis_conn.hget(EFFECTS, "due-after") == b"1", 20, what="the scheduled job")
+        process.stop(signal.SIGTERM)
+    assert {"string-pending", "string-due"} <= failed_ids(redis_conn, "events")
+    assert redis_conn.zcard("rq:scheduled:events") == 0
+    log = (tmp_path / "worker.log").read_text()
+    assert "Traceback" not in log and "cannot reach Redis" not in log
