@@ -85,7 +85,8 @@ def load(docker: DockerCli, log: Path, cache_dir: Path = CACHE_DIR) -> bool:
     built = not tarball.exists()
     if built:
         bootstrap(tarball, log)
-        for stale in cache_dir.glob(f"python3-{SUITE}-*.tar"):  # an older recipe's: never used again
+        # An older recipe's tarball, or one a killed session left half-written: never used again.
+        for stale in cache_dir.glob(f"python3-{SUITE}-*"):
             if stale != tarball:
                 stale.unlink()
     changes = [arg for env in IMAGE_ENV for arg in ("--change", f"ENV {env}")]
