@@ -9,8 +9,8 @@
 #   ./scripts/run-local.sh --reset   delete .fraiday/ (local data and logs) first, then start
 #
 # PORT sets the API port (default 8080); Redis, MongoDB and the workers' metrics ports are the first free
-# ones from 6379, 27017 and 9100 (Redis or a worker whose port is taken before it binds moves to the
-# next). FRAIDAY_LOCAL_STATE moves .fraiday/. fraiday's variables pass through.
+# ones from 6379, 27017 and 9100 (a part whose port is taken before it binds moves to the next one).
+# FRAIDAY_LOCAL_STATE moves .fraiday/. fraiday's variables pass through.
 # Exit status: 0 after a stop asked for (Ctrl+C, SIGTERM), 1 when a part failed, 2 for a bad argument.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -206,13 +206,15 @@ else
   redis_shown="yours (REDIS_URL / REDIS_HOST)"
 fi
 if [ -z "${MONGODB_URI:-}" ]; then
-  pick_port 27017
-  mongo_port=$picked
-  say "starting FerretDB (MongoDB wire, on PostgreSQL) on 127.0.0.1:$mongo_port"
   # FerretDB on its own PostgreSQL cluster, the same server the tests run against.
-  launch mongodb "$logs/ferretdb.log" .venv/bin/python -m tests.harness.mongo_server --dir "$state/mongo" \
-    --port "$mongo_port"
-  wait_until "FerretDB" 120 eval '! port_free "$mongo_port"'
+  launch_on_port mongodb "$logs/ferretdb.log" 27017 .venv/bin/python -m tests.harness.mongo_server \
+    --dir "$state/mongo" --port '{port}'
+  mongo=$((${#pids[@]} - 1))
+  say "starting FerretDB (MongoDB wire, on PostgreSQL) on 127.0.0.1:${part_ports[$mongo]}"
+  # Its own line once it answers: a port that merely accepts connections may be another program's.
+  mongo_answers() { grep -q "^mongodb://127.0.0.1:${part_ports[$mongo]} " "${part_logs[$mongo]}"; }
+  wait_until "FerretDB" 120 mongo_answers
+  mongo_port=${part_ports[$mongo]}
   export MONGODB_URI="mongodb://127.0.0.1:$mongo_port/api_service"
   mongo_shown=$MONGODB_URI
 else

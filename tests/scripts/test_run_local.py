@@ -137,19 +137,22 @@ def test_a_port_taken_between_its_pick_and_its_bind_moves_the_part_to_the_next_o
     stack: LocalStack,
 ) -> None:
     """Seen once in six starts on a shared machine: "worker events exited (status 2) ... port 9101 is
-    already in use", and the whole stack stopped. Redis and the workers' metrics now move on instead."""
+    already in use", and the whole stack stopped. Redis, MongoDB and the workers' metrics move on instead."""
     with ExitStack() as held:
         redis_taken = block_the_port_run_local_picks(6379, held)
+        mongo_taken = block_the_port_run_local_picks(27017, held)
         metrics_taken = block_the_port_run_local_picks(9100, held)
         stack.env["PORT"] = str(free_port())
         stack.start()
     output = stack.output
     assert f"run-local: redis: port {redis_taken} was taken meanwhile; trying the next free one" in output
+    assert f"run-local: mongodb: port {mongo_taken} was taken meanwhile; trying the next free one" in output
     assert (
         f"run-local: worker chat_workflow: port {metrics_taken} was taken meanwhile; trying the next free one"
         in output
     ), output
     assert f"chat_workflow :{metrics_taken} " not in output
     assert f"Redis       redis://127.0.0.1:{redis_taken}/0" not in output
+    assert f"MongoDB     mongodb://127.0.0.1:{mongo_taken}/" not in output
     assert stack.interrupt() == 0, stack.output
     assert stack.left_running() == {}
