@@ -4,11 +4,15 @@
 prometheus-client's multiprocess mode has each process write its values to files in one directory,
 which the exposition sums. The mode must be chosen before the first metric value exists, so both
 commands call :func:`enable_multiprocess` first thing, before they fork; the directory is emptied then,
-because values left by a previous run would otherwise be counted again.
+because values left by a previous run would otherwise be counted again. A directory made here (no
+``$PROMETHEUS_MULTIPROC_DIR``) is removed when the command's own process exits: each start made a new one,
+and thousands piled up in ``/tmp``.
 """
 
+import atexit
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -29,13 +33,23 @@ DEPTH_STATES = ("pending", "scheduled", "started", "failed")
 
 def enable_multiprocess() -> Path:
     """Use ``$PROMETHEUS_MULTIPROC_DIR`` (or a new temporary directory), emptied, for this process tree."""
-    directory = Path(os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="fraiday-metrics-"))
+    configured = os.environ.get(MULTIPROC_ENV)
+    directory = Path(configured or tempfile.mkdtemp(prefix="fraiday-metrics-"))
+    if not configured:
+        atexit.register(_remove_from, os.getpid(), directory)
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
         stale.unlink()
     os.environ[MULTIPROC_ENV] = str(directory)
     values.ValueClass = values.get_value_class()
     return directory
+
+
+def _remove_from(owner: int, directory: Path) -> None:
+    """At exit of the process that made ``directory`` only: forked children (gunicorn's workers, which
+    exit through ``sys.exit``) inherit the hook while the others still write there."""
+    if os.getpid() == owner:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class QueueDepth(Collector):
