@@ -17,16 +17,28 @@ import redis
 
 RUN_WRITES = """
 local function run_writes(first)
-  local replies, i = {}, first
+  local replies, refused, i = {}, nil, first
   while i <= #ARGV do
     local n = tonumber(ARGV[i])
-    replies[#replies + 1] = redis.call(unpack(ARGV, i + 1, i + n))
+    local reply = redis.pcall(unpack(ARGV, i + 1, i + n))
+    if type(reply) == 'table' and reply.err then
+      refused = refused or reply
+    end
+    replies[#replies + 1] = reply
     i = i + n + 1
+  end
+  if refused then
+    return error(refused)
   end
   return replies
 end
 """
-"""Lua: run the writes packed in ARGV from ``first`` on, each as its word count and its words."""
+"""Lua: run the writes packed in ARGV from ``first`` on, each as its word count and its words.
+
+A write Redis refuses (a key of another type, planted or left by hand) does not stop the others, and the
+first refusal is the script's error once all have run: what EXEC does. A script stopping at the refusal
+left half an outcome instead, such as a success that marked the job finished but kept its lease entry,
+so the slot retried a job that had run."""
 
 
 def packed_writes(pipeline: redis.client.Pipeline) -> list[Any]:

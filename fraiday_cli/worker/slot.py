@@ -429,7 +429,13 @@ class SlotWorker(SimpleWorker):
             self.cleanup_execution(job, pipeline=pipeline)
             if self._taking_stop_signals:  # a worker that dequeues next (a job thread's does not)
                 pipeline.smembers(PAUSED_KEY)
-            replies = self._lease.write_if_held(job, execution, packed_writes(pipeline))
+            try:
+                replies = self._lease.write_if_held(job, execution, packed_writes(pipeline))
+            except redis.ResponseError:
+                # A write refused (a planted key) after the others ran, the lease's end among them: the
+                # failure path reads the lease with this execution, finds it ended and keeps the success.
+                self.execution = execution
+                raise
         if replies is None:
             self.execution = execution  # the queued cleanup dropped it; the give-up's cleanup needs it
             self._give_up_attempt(job, "succeeded")

@@ -2,9 +2,11 @@
 
 from typing import Any
 
+import pytest
 import redis
 
 from fraiday_cli.worker.guarded_writes import RUN_WRITES, packed_writes
+from handlers.wire_format import is_wrong_type
 
 
 def queue_writes(pipeline: Any, prefix: str) -> None:
@@ -51,3 +53,26 @@ def test_packing_leaves_the_pipeline_unsent(redis_conn: redis.Redis) -> None:
         pipeline.set("unsent", "1")
         assert packed_writes(pipeline) == [3, "SET", "unsent", "1"]
     assert redis_conn.exists("unsent") == 0
+
+
+def test_a_write_refused_midway_leaves_the_others_written_and_raises_as_the_transaction_did(
+    redis_conn: redis.Redis,
+) -> None:
+    """A key of another type (planted, or left by an operator) refuses one write. MULTI/EXEC ran every
+    other write and raised; a script stopping at the refusal instead left the first half of a success
+    (the job finished) without the rest (its lease entry, its result), and the slot then retried a job
+    that had run, until its attempts ran out."""
+    for prefix in ("direct", "scripted"):
+        redis_conn.set(f"{prefix}:intermediate", "planted")
+    with redis_conn.pipeline() as pipeline:
+        queue_writes(pipeline, "direct")
+        with pytest.raises(redis.ResponseError, match="WRONGTYPE") as direct_error:
+            pipeline.execute()
+    run_all = redis_conn.register_script(RUN_WRITES + "return run_writes(1)")
+    with redis_conn.pipeline(transaction=False) as pipeline:
+        queue_writes(pipeline, "scripted")
+        with pytest.raises(redis.ResponseError) as scripted_error:
+            run_all(args=packed_writes(pipeline))
+    assert is_wrong_type(scripted_error.value), (scripted_error.value, direct_error.value)
+    assert state(redis_conn, "scripted") == state(redis_conn, "direct")
+    assert redis_conn.smembers("scripted:paused") == {b"events", b"chat_workflow"}

@@ -195,3 +195,23 @@ def test_a_refused_claim_writes_nothing_of_the_start(redis_conn: redis.Redis) ->
     assert redis_conn.hget(stalled.key, "current_job") is None
     assert redis_conn.llen("rq:queue:events:intermediate") == 0
     assert stalled.execution is None
+
+
+def test_a_success_refused_midway_by_a_planted_key_runs_the_job_once_and_leaves_it_finished(
+    redis_conn: redis.Redis,
+) -> None:
+    """A finished registry of another type (planted, or written by hand) refuses one write of a success.
+    The success's other writes still land, as in the MULTI/EXEC it replaced: the job is finished and
+    its lease ended, so the slot's failure path finds the lease gone and discards the error. A script
+    stopping at the refusal left the job finished but leased: the slot retried it, a second run."""
+    TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "planted"})
+    redis_conn.set("rq:finished:events", "planted")
+    worker = slot(redis_conn)
+    job, queue = popped(worker)
+    worker.execute_job(job, queue)
+    assert redis_conn.hget(EFFECTS, "planted") == b"1"
+    assert redis_conn.hget(job.key, "status") == b"finished"
+    assert redis_conn.zcard("rq:wip:events") == 0
+    assert redis_conn.llen("rq:queue:events") == 0
+    assert redis_conn.zcard("rq:scheduled:events") == 0
+    assert redis_conn.hget(worker.key, "current_job") is None
