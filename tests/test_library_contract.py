@@ -74,8 +74,9 @@ from fraiday_cli.tasks.task_queue import TaskQueue, queue_for
 from fraiday_cli.worker.job_threads import JobThreadWorker, ThreadedSlotWorker
 from fraiday_cli.worker.pool import SlotPool
 from fraiday_cli.worker.recovery import EXECUTION_KEY
-from fraiday_cli.worker.slot import InterruptibleDeathPenalty, SlotPolicy, SlotWorker
+from fraiday_cli.worker.slot import SlotPolicy, SlotWorker
 from fraiday_cli.worker.slot_job import SlotJob
+from fraiday_cli.worker.slot_signals import InterruptibleDeathPenalty
 from fraiday_cli.worker.thread_timeouts import ThreadDeathPenalty
 from handlers.wire_format import CALLBACK_FIELDS, JOB_KEY_PREFIX, SERIALIZER
 from tests.support.tasks import REGISTRY
@@ -85,9 +86,6 @@ from tests.support.tasks import REGISTRY
 # "new" method of ours, which this list refuses.
 OWN_METHODS: dict[type, set[str]] = {
     SlotWorker: {
-        "_put_back",
-        "_refuse",
-        "_drop_undecodable",
         "_interrupt",
         "_classify_failure",
         "lease_lost",

@@ -27,7 +27,8 @@ from fraiday_cli.worker.maintenance import RecoveryTimes
 from fraiday_cli.worker.pool import PoolOptions, SlotPool
 from fraiday_cli.worker.probes import Probes, serve
 from fraiday_cli.worker.rq_logs import quiet_rq_logs
-from fraiday_cli.worker.slot import STOP_SIGNALS, SlotPolicy
+from fraiday_cli.worker.slot import SlotPolicy
+from fraiday_cli.worker.slot_signals import STOP_SIGNALS
 from handlers import runtime
 from handlers.registry import Registry
 

@@ -26,12 +26,8 @@ from rq.job import Job
 from rq.queue import Queue
 
 from fraiday_cli.worker.blocked_waits import end_network_waits, redis_peers
-from fraiday_cli.worker.slot import (
-    HEARTBEAT_EVERY_SECONDS,
-    ShutdownInterrupt,
-    SlotPolicy,
-    SlotWorker,
-)
+from fraiday_cli.worker.slot import HEARTBEAT_EVERY_SECONDS, SlotPolicy, SlotWorker
+from fraiday_cli.worker.slot_signals import ShutdownInterrupt
 from fraiday_cli.worker.thread_timeouts import ThreadDeathPenalty
 
 log = logging.getLogger("fraiday.worker")

@@ -27,11 +27,10 @@ from rq.worker_pool import ForkProcess, WorkerData, WorkerPool
 
 from fraiday_cli.worker.job_threads import ThreadedSlotWorker
 from fraiday_cli.worker.maintenance import Maintenance, MaintenanceThread, RecoveryTimes
-from fraiday_cli.worker.slot import (
+from fraiday_cli.worker.slot import SlotPolicy, SlotWorker
+from fraiday_cli.worker.slot_signals import (
     INTERRUPT_SIGNAL,
     STOP_SIGNALS,
-    SlotPolicy,
-    SlotWorker,
     hold_stop_signals,
     stop_with_the_pool,
 )

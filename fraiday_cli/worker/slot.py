@@ -8,17 +8,14 @@ recovered promptly), timeouts still interrupt the job with SIGALRM, and ``max_jo
 might leak.
 """
 
-import ctypes
 import logging
-import os
 import random
 import signal
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
 import redis
 from rq import worker_registration
@@ -26,21 +23,26 @@ from rq.exceptions import DeserializationError
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.queue import Queue
-from rq.timeouts import BaseDeathPenalty, UnixSignalDeathPenalty
+from rq.timeouts import BaseDeathPenalty
 from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
 from config.redaction import Redactor
-from fraiday_cli.tasks.dead_letters import dead_letter
 from fraiday_cli.tasks.pausing import PAUSED_KEY, paused_names, paused_queues
 from fraiday_cli.tasks.task_queue import TaskQueue
 from fraiday_cli.worker.guarded_writes import packed_writes
 from fraiday_cli.worker.lease import LeaseKeeper
+from fraiday_cli.worker.popped_jobs import drop_undecodable, put_back, refuse
 from fraiday_cli.worker.queue_order import strict_order, weighted_order, weights_for
 from fraiday_cli.worker.slot_job import SlotJob
+from fraiday_cli.worker.slot_signals import (
+    INTERRUPT_SIGNAL,
+    STOP_SIGNALS,
+    InterruptibleDeathPenalty,
+    ShutdownInterrupt,
+)
 from fraiday_cli.worker.start_claim import StartClaim
 from handlers.errors import PermanentError
-from handlers.metrics import POISON_JOBS
 from handlers.wire_format import (
     ATTEMPTS_META,
     MAX_ATTEMPTS_META,
@@ -52,42 +54,6 @@ from handlers.wire_format import (
 
 log = logging.getLogger("fraiday.worker")
 
-INTERRUPT_SIGNAL = signal.SIGUSR1
-"""Sent by the pool when the grace period is over: stop the running job and put it back on its queue."""
-
-
-STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
-
-
-def hold_stop_signals() -> None:
-    """Keep a stop that reaches a starting slot pending until its worker loop can take it.
-
-    The pool stops its slots with SIGINT. One arriving while a slot still sets up (binding the handler
-    runtime, building its worker) raised KeyboardInterrupt there, a traceback for every slot of a worker
-    stopped right after it started; RQ's handlers, once installed, raise StopRequested, which RQ catches
-    only inside its loop. :meth:`SlotWorker.dequeue_job_and_maintain_ttl` releases the signals there.
-    """
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-
-
-PR_SET_PDEATHSIG = 1
-
-
-def stop_with_the_pool() -> None:
-    """Have the kernel send this slot SIGTERM when its pool dies, so it finishes its job and exits.
-
-    A pool killed on its own (SIGKILL of its pid only, outside a container that would take every process
-    with it) used to leave its slots running without a parent: they kept taking jobs, unsupervised and
-    unstoppable by the worker's own signals, next to the fresh worker started to replace them.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    pool = os.getppid()
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != pool:  # the pool died before the kernel was told
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
 IDLE_QUEUE = "fraiday-idle"
 HEARTBEAT_EVERY_SECONDS = 1.0
 """RQ beats a worker's heartbeat twice per dequeue; a slot sends at most one this often outside a job's own
@@ -97,13 +63,6 @@ PAUSED_POLL_SECONDS = 0.5
 """How often a slot serving a paused queue looks again: the bound on a resumed queue's first start."""
 
 
-class ShutdownInterrupt(Exception):
-    """The grace period ended while a job ran; the job is requeued without using up an attempt."""
-
-    def __init__(self, message: str = "grace period over: job interrupted and requeued") -> None:
-        super().__init__(message)  # a job thread's copy is raised as the bare class
-
-
 @dataclass(frozen=True)
 class SlotPolicy:
     weights: dict[str, int]
@@ -111,24 +70,6 @@ class SlotPolicy:
     lease_seconds: int = 30
     redactor: Redactor = field(default_factory=Redactor)
     """Masks configured secrets in the traceback RQ stores for a failed attempt (its ``last_error``)."""
-
-
-class InterruptibleDeathPenalty(UnixSignalDeathPenalty):
-    """RQ's SIGALRM timeout, which also marks the span in which a shutdown interrupt may stop the job.
-
-    RQ wraps exactly ``job.perform()`` in the death penalty, so an interrupt raised inside this span lands
-    in the job and never in RQ's own bookkeeping.
-    """
-
-    active = False
-
-    def setup_death_penalty(self) -> None:
-        InterruptibleDeathPenalty.active = True
-        super().setup_death_penalty()
-
-    def cancel_death_penalty(self) -> None:
-        super().cancel_death_penalty()
-        InterruptibleDeathPenalty.active = False
 
 
 class SlotWorker(SimpleWorker):
@@ -200,7 +141,7 @@ class SlotWorker(SimpleWorker):
                 # max_idle_time=wait: RQ returns after this one wait instead of waiting again itself.
                 result = super().dequeue_job_and_maintain_ttl(wait, max_idle_time=wait)
             except UnicodeDecodeError as error:  # RQ decodes a popped id as UTF-8: this one names no job
-                self._drop_undecodable(error.object)
+                drop_undecodable(self.connection, self.queues, error.object)
                 continue
             except Exception as error:
                 # RQ tags an error loading a popped job with its id and queue: a hash it cannot read. A
@@ -211,7 +152,8 @@ class SlotWorker(SimpleWorker):
                 )
                 if outage or not isinstance(queue, Queue) or job_id is None:
                     raise
-                self._refuse(queue, str(job_id), Poison("unreadable", f"{type(error).__name__}: {error}"))
+                unreadable = Poison("unreadable", f"{type(error).__name__}: {error}")
+                refuse(self.connection, queue, str(job_id), unreadable)
                 continue
             if result is None:
                 if timeout is None or (idle_until is not None and time.monotonic() >= idle_until):
@@ -220,11 +162,11 @@ class SlotWorker(SimpleWorker):
             job, queue = result
             paused = getattr(job, "paused_at_load", None)  # read with the job's hash (SlotJob)
             if queue.name in (paused if paused is not None else paused_queues(self.connection)):
-                self._put_back(job, queue)
+                put_back(self.connection, job, queue)
                 continue
             poison = loaded_poison_reason(job, queue.name)
             if poison is not None:
-                self._refuse(queue, job.id, poison)
+                refuse(self.connection, queue, job.id, poison)
                 continue
             return result
 
@@ -235,32 +177,6 @@ class SlotWorker(SimpleWorker):
             return
         super().check_for_suspension(burst)
         self._suspension_checked_at = time.monotonic()
-
-    def _put_back(self, job: Job, queue: Queue) -> None:
-        """Return a job popped from a paused queue to its front, and out of RQ's intermediate list in the
-        same transaction: left there, RQ's cleanup would fail it as stuck and retry it, a second run."""
-        with self.connection.pipeline() as pipeline:
-            pipeline.lrem(queue.intermediate_queue_key, 1, job.id)
-            pipeline.lpush(queue.key, job.id)
-            pipeline.execute()
-        log.info("queue %s is paused: put %s back", queue.name, job.id)
-
-    def _drop_undecodable(self, raw: bytes) -> None:
-        """Forget a popped id that is not UTF-8 (written by hand), instead of the slot dying on it: it is
-        off its queue already, and out of RQ's intermediate list, where a one-queue slot's pop moves it."""
-        queue = self.queues[0].name if len(self.queues) == 1 else "unknown"
-        if len(self.queues) == 1:
-            self.connection.lrem(self.queues[0].intermediate_queue_key, 1, raw)  # type: ignore[arg-type]  # bytes work
-        POISON_JOBS.labels(queue, "unreadable").inc()
-        log.error("popped %r from %s and dropped it: not a job id (not UTF-8)", raw[:100], queue)
-
-    def _refuse(self, queue: Queue, job_id: str, poison: Poison) -> None:
-        with self.connection.pipeline() as pipeline:
-            pipeline.lrem(queue.intermediate_queue_key, 1, job_id)
-            dead_letter(self.connection, pipeline, queue.name, job_id, str(poison))
-            pipeline.execute()
-        POISON_JOBS.labels(queue.name, poison.kind).inc()
-        log.error("job %s on %s moved to the failed registry unrun: %s", job_id, queue.name, poison)
 
     def start_job(self, job: Job, queue: Queue) -> bool:
         """A job's start in one round trip, and only if it is still the job this slot popped
@@ -383,7 +299,7 @@ class SlotWorker(SimpleWorker):
             return False
         return not self._lease.keep(job, self.execution)
 
-    def _give_up_attempt(self, job: Job, outcome: str) -> None:
+    def _give_up_attempt(self, job: Job, outcome: Literal["succeeded", "failed"]) -> None:
         """A lost attempt's outcome is stale: writing it would mark the recovered attempt finished, or
         schedule one more retry of a job that has already run again. Only this slot's own state is reset."""
         log.warning(
