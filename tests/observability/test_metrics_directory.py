@@ -3,12 +3,12 @@ the command (every start used to leave one in /tmp), nor vanish while the comman
 
 import os
 import signal
+from functools import partial
 from pathlib import Path
-
-import requests
 
 from tests.harness.process import free_port
 from tests.processes import TEST_REGISTRY, fraiday, wait_for
+from tests.support.http_checks import answers_ping
 
 
 def metrics_dirs(tmp: Path) -> list[Path]:
@@ -36,13 +36,7 @@ def test_a_server_keeps_its_metrics_directory_while_its_workers_come_and_go(
     port = free_port()
     args = ["server", "--port", str(port), "--workers", "2"]
     with fraiday(args, quiet_env(env, tmp), tmp_path / "server.log") as server:
-
-        def answers() -> bool:
-            try:
-                return requests.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code == 200
-            except requests.RequestException:
-                return False
-
+        answers = partial(answers_ping, port)
         wait_for(answers, 30, what="the server answering /ping")
         wait_for(lambda: len(server.children()) == 2, 30, what="two gunicorn workers")
         first = server.children()

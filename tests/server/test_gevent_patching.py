@@ -8,10 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import requests
-
 from tests.harness.process import free_port
 from tests.processes import fraiday, wait_for
+from tests.support.http_checks import answers_ping
 
 AFTER_RUN = """
 import sys
@@ -49,12 +48,5 @@ def test_other_commands_keep_the_standard_library() -> None:
 def test_a_running_server_logs_no_late_patching_warning(env: dict[str, str], tmp_path: Path) -> None:
     port = free_port()
     with fraiday(["server", "--port", str(port), "--workers", "1"], env, tmp_path / "server.log") as server:
-
-        def pings() -> bool:
-            try:
-                return requests.get(f"http://127.0.0.1:{port}/ping", timeout=1).status_code == 200
-            except requests.RequestException:
-                return False
-
-        wait_for(pings, 30, what="the server answering /ping")
+        wait_for(lambda: answers_ping(port), 30, what="the server answering /ping")
         assert "MonkeyPatchWarning" not in server.output()

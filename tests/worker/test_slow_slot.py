@@ -46,6 +46,15 @@ def popped(worker: SlotWorker) -> tuple[Job, Queue]:
     return result
 
 
+def started(conn: redis.Redis, key: str) -> tuple[SlotWorker, Job, Queue, str]:
+    """A slot that has popped and started a fresh ``test:count`` job, and the job's started-registry entry."""
+    TaskClient(conn, REGISTRY).enqueue("test:count", {"key": key})
+    worker = slot(conn)
+    job, queue = popped(worker)
+    assert worker.start_job(job, queue) and worker.execution is not None
+    return worker, job, queue, f"{job.id}:{worker.execution.id}"
+
+
 def orphan_scans_requeue(conn: redis.Redis, job_id: str) -> None:
     """Two orphan scans an interval apart, as the pool's maintenance runs them: the job is requeued."""
     clock = time.time()
@@ -62,24 +71,16 @@ def test_an_expired_lease_not_yet_swept_is_kept_by_the_slot_writing_its_outcome(
     """The slot checks its lease before writing an outcome. An entry past its expiry that no sweep has
     taken yet still reads as held; the sweep coming between the check and the write then queued the job
     again while the slot scheduled its retry: one attempt run twice (the suite's attempts [1, 2, 3, 3])."""
-    task = TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "late"})
-    worker = slot(redis_conn)
-    job, queue = popped(worker)
-    assert worker.start_job(job, queue) and worker.execution is not None
-    entry = f"{job.id}:{worker.execution.id}"
+    worker, job, _, entry = started(redis_conn, "late")
     redis_conn.zadd("rq:wip:events", {entry: time.time() - 0.5})  # starved past its lease, not swept yet
     assert not worker.lease_lost(job), "nobody took the job: this attempt's outcome stands"
     assert requeue_expired(redis_conn, "events") == [], "a slot about to write its outcome keeps the job"
     assert redis_conn.llen("rq:queue:events") == 0
-    assert task.task_id == job.id
 
 
 def test_a_lease_taken_by_the_sweep_is_lost_to_the_slot(redis_conn: redis.Redis) -> None:
-    TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "gone"})
-    worker = slot(redis_conn)
-    job, queue = popped(worker)
-    assert worker.start_job(job, queue) and worker.execution is not None
-    redis_conn.zadd("rq:wip:events", {f"{job.id}:{worker.execution.id}": time.time() - 0.5})
+    worker, job, _, entry = started(redis_conn, "gone")
+    redis_conn.zadd("rq:wip:events", {entry: time.time() - 0.5})
     assert requeue_expired(redis_conn, "events") == [job.id]
     assert worker.lease_lost(job)
     assert redis_conn.zcard("rq:wip:events") == 0, "checking the lease never puts the entry back"
@@ -88,11 +89,8 @@ def test_a_lease_taken_by_the_sweep_is_lost_to_the_slot(redis_conn: redis.Redis)
 def test_a_success_after_the_sweep_took_the_lease_writes_nothing_of_the_job(redis_conn: redis.Redis) -> None:
     """The lease check and the success's writes are one script: the job the sweep requeued stays queued
     for its next attempt, never marked finished by the attempt that lost it."""
-    TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "stale"})
-    worker = slot(redis_conn)
-    job, queue = popped(worker)
-    assert worker.start_job(job, queue) and worker.execution is not None
-    redis_conn.zadd("rq:wip:events", {f"{job.id}:{worker.execution.id}": time.time() - 0.5})
+    worker, job, queue, entry = started(redis_conn, "stale")
+    redis_conn.zadd("rq:wip:events", {entry: time.time() - 0.5})
     assert requeue_expired(redis_conn, "events") == [job.id]
     job.started_at = job.ended_at = job.last_heartbeat
     worker.handle_job_success(job, queue, queue.started_job_registry)
@@ -104,10 +102,7 @@ def test_a_success_after_the_sweep_took_the_lease_writes_nothing_of_the_job(redi
 
 
 def test_a_success_with_the_lease_held_is_written_whole(redis_conn: redis.Redis) -> None:
-    TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "kept"})
-    worker = slot(redis_conn)
-    job, queue = popped(worker)
-    assert worker.start_job(job, queue) and worker.execution is not None
+    worker, job, queue, _ = started(redis_conn, "kept")
     job.started_at = job.ended_at = job.last_heartbeat
     worker.handle_job_success(job, queue, queue.started_job_registry)
     assert redis_conn.hget(job.key, "status") == b"finished"
