@@ -57,19 +57,20 @@ def binary() -> Path:
     return target
 
 
-def produce(redis_url: str, specs: list[dict[str, Any]], retry_delay_seconds: int = 3) -> list[LeftTask]:
-    """Leave ``specs`` in Redis with real Asynq; return each task as Asynq reports it."""
+def run_program(args: list[str], stdin: str | None, what: str) -> list[dict[str, Any]]:
+    """Run the Go test program; its JSON lines."""
     result = subprocess.run(
-        [str(binary()), "-redis", redis_url, "-retry-delay", f"{retry_delay_seconds}s"],
-        input=json.dumps(specs),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        [str(binary()), *args], input=stdin, capture_output=True, text=True, timeout=120, check=False
     )
     if result.returncode != 0:
-        raise HarnessError(f"the Asynq producer failed:\n{result.stderr[-3000:]}")
-    return [LeftTask(**json.loads(line)) for line in result.stdout.splitlines() if line.strip()]
+        raise HarnessError(f"{what} failed:\n{result.stderr[-3000:]}")
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def produce(redis_url: str, specs: list[dict[str, Any]], retry_delay_seconds: int = 3) -> list[LeftTask]:
+    """Leave ``specs`` in Redis with real Asynq; return each task as Asynq reports it."""
+    args = ["-redis", redis_url, "-retry-delay", f"{retry_delay_seconds}s"]
+    return [LeftTask(**line) for line in run_program(args, json.dumps(specs), "the Asynq producer")]
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,5 @@ class RanTask:
 
 def consume(redis_url: str, queues: list[str]) -> list[RanTask]:
     """Run the Go service's worker (a real Asynq server) until ``queues`` are empty; what it ran."""
-    result = subprocess.run(
-        [str(binary()), "-redis", redis_url, "-consume", ",".join(queues)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise HarnessError(f"the Go worker failed:\n{result.stderr[-3000:]}")
-    return [RanTask(**json.loads(line)) for line in result.stdout.splitlines() if line.strip()]
+    args = ["-redis", redis_url, "-consume", ",".join(queues)]
+    return [RanTask(**line) for line in run_program(args, None, "the Go worker")]

@@ -309,6 +309,20 @@ def test_a_paused_queue_name_that_is_not_utf8_stops_no_worker_and_no_command(
     assert failed_ids(redis_conn, "events") == set()
 
 
+def pending_and_due_jobs_still_run(redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path) -> str:
+    """A worker started next to the planted entries runs a pending and a due job; its /metrics then."""
+    client = TaskClient(redis_conn, REGISTRY)
+    client.enqueue("test:count", {"key": "after-pending"})
+    client.enqueue("test:count", {"key": "due-after"}, delay=timedelta(seconds=1))
+    port = free_port()
+    with fraiday(worker(port, "events"), env, tmp_path / "worker.log") as process:
+        wait_for(lambda: redis_conn.hget(EFFECTS, "after-pending") == b"1", 20, what="the pending job")
+        wait_for(lambda: redis_conn.hget(EFFECTS, "due-after") == b"1", 20, what="the scheduled job")
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        process.stop(signal.SIGTERM)
+    return metrics
+
+
 def test_ids_that_are_not_utf8_stop_no_slot_no_scheduling_and_no_command(
     settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -323,15 +337,7 @@ def test_ids_that_are_not_utf8_stop_no_slot_no_scheduling_and_no_command(
     for command in (["queues"], ["requeue", "--queue", "events", "--all"]):
         result = runner.invoke(app, command)
         assert result.exit_code == 0, result.output
-    client = TaskClient(redis_conn, REGISTRY)
-    client.enqueue("test:count", {"key": "after-pending"})
-    client.enqueue("test:count", {"key": "due-after"}, delay=timedelta(seconds=1))
-    port = free_port()
-    with fraiday(worker(port, "events"), env, tmp_path / "worker.log") as process:
-        wait_for(lambda: redis_conn.hget(EFFECTS, "after-pending") == b"1", 20, what="the pending job")
-        wait_for(lambda: redis_conn.hget(EFFECTS, "due-after") == b"1", 20, what="the scheduled job")
-        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        process.stop(signal.SIGTERM)
+    metrics = pending_and_due_jobs_still_run(redis_conn, env, tmp_path)
     assert redis_conn.zcard("rq:scheduled:events") == 0
     assert redis_conn.llen("rq:queue:events") == 0 and redis_conn.llen("rq:queue:events:intermediate") == 0
     assert sample(metrics, "fraiday_poison_jobs_total", queue="events", reason="unreadable") == 2
@@ -411,14 +417,7 @@ def test_a_job_key_that_is_not_a_hash_stops_no_slot_no_scheduling_and_no_reader(
     assert runner.invoke(app, ["queues"]).exit_code == 0
     requeued = runner.invoke(app, ["requeue", "--queue", "events", "--all"])
     assert "not requeued string-failed: not a fraiday job: its key is not a hash" in requeued.output
-    client = TaskClient(redis_conn, REGISTRY)
-    client.enqueue("test:count", {"key": "after-pending"})
-    client.enqueue("test:count", {"key": "due-after"}, delay=timedelta(seconds=1))
-    port = free_port()
-    with fraiday(worker(port, "events"), env, tmp_path / "worker.log") as process:
-        wait_for(lambda: redis_conn.hget(EFFECTS, "after-pending") == b"1", 20, what="the pending job")
-        wait_for(lambda: redis_conn.hget(EFFECTS, "due-after") == b"1", 20, what="the scheduled job")
-        process.stop(signal.SIGTERM)
+    pending_and_due_jobs_still_run(redis_conn, env, tmp_path)
     assert {"string-pending", "string-due"} <= failed_ids(redis_conn, "events")
     assert redis_conn.zcard("rq:scheduled:events") == 0
     log = (tmp_path / "worker.log").read_text()
