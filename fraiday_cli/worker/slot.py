@@ -140,13 +140,14 @@ class SlotWorker(SimpleWorker):
             try:
                 # max_idle_time=wait: RQ returns after this one wait instead of waiting again itself.
                 result = super().dequeue_job_and_maintain_ttl(wait, max_idle_time=wait)
-            except UnicodeDecodeError as error:  # RQ decodes a popped id as UTF-8: this one names no job
-                drop_undecodable(self.connection, self.queues, error.object)
-                continue
             except Exception as error:
-                # RQ tags an error loading a popped job with its id and queue: a hash it cannot read. A
-                # Redis error is not the job's fault, and the job is recovered like any lost pop.
+                # RQ tags an error loading a popped job with its id and queue: a hash it cannot read (a text
+                # field not UTF-8 among them). A Redis error is not the job's fault, and the job is recovered
+                # like any lost pop.
                 job_id, queue = getattr(error, "job_id", None), getattr(error, "queue", None)
+                if isinstance(error, UnicodeDecodeError) and job_id is None:  # the popped id names no job
+                    drop_undecodable(self.connection, self.queues, error.object)
+                    continue
                 outage = isinstance(error, redis.RedisError) and not (
                     isinstance(error, redis.ResponseError) and is_wrong_type(error)  # a planted non-hash key
                 )

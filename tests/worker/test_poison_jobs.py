@@ -422,3 +422,27 @@ def test_a_job_key_that_is_not_a_hash_stops_no_slot_no_scheduling_and_no_reader(
     assert redis_conn.zcard("rq:scheduled:events") == 0
     log = (tmp_path / "worker.log").read_text()
     assert "Traceback" not in log and "cannot reach Redis" not in log
+
+
+def test_a_job_with_a_field_that_is_not_utf8_is_dead_lettered_unrun_not_left_popped_forever(
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    """RQ decodes a popped job's text fields as UTF-8. The slot took any UnicodeDecodeError for an id
+    that is not UTF-8 and removed the undecodable field's bytes from the intermediate list, so the job
+    stayed there, was put back by the orphan sweep and popped again, forever, never run or failed."""
+    task = TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "odd-description"})
+    redis_conn.hset(f"rq:job:{task.task_id}", "description", b"\xff\xfe")
+    TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "after-odd"})
+    port = free_port()
+    env = {**env, "FRAIDAY_RECOVERY_SECONDS": "3"}
+    with fraiday(worker(port, "events"), env, tmp_path / "worker.log") as process:
+        wait_for(lambda: redis_conn.hget(EFFECTS, "after-odd") == b"1", 20, what="the next job")
+        wait_for(
+            lambda: task.task_id in failed_ids(redis_conn, "events"), 20, what="the odd job dead-lettered"
+        )
+        process.stop(signal.SIGTERM)
+    assert redis_conn.hget(EFFECTS, "odd-description") is None
+    assert redis_conn.llen("rq:queue:events:intermediate") == 0
+    assert redis_conn.llen("rq:queue:events") == 0
+    assert "UnicodeDecodeError" in str(failed_jobs("events")[task.task_id]["last_error"])
+    assert "Traceback" not in (tmp_path / "worker.log").read_text()
