@@ -2,6 +2,7 @@
 
 from typing import Annotated, Any
 
+import redis
 import typer
 from typer.core import TyperGroup
 
@@ -16,7 +17,8 @@ from fraiday_cli.commands.requeue import requeue
 from fraiday_cli.commands.scheduler import scheduler
 from fraiday_cli.commands.server import server
 from fraiday_cli.commands.worker import worker
-from fraiday_cli.unreachable import UNREACHABLE, describe_unreachable
+from fraiday_cli.unreachable import UNREACHABLE, describe_unreachable, reason
+from handlers.wire_format import is_wrong_type
 
 
 class FraidayGroup(TyperGroup):
@@ -29,6 +31,12 @@ class FraidayGroup(TyperGroup):
             return super().invoke(ctx)
         except UNREACHABLE as error:
             typer.echo(f"fraiday: {describe_unreachable(error)}", err=True)
+            raise typer.Exit(1) from None
+        except redis.ResponseError as error:
+            if not is_wrong_type(error):
+                raise
+            # A key of fraiday's written by hand as another type: Redis's error does not name the key.
+            typer.echo(f"fraiday: a Redis key of fraiday's holds another type: {reason(error)}", err=True)
             raise typer.Exit(1) from None
 
 

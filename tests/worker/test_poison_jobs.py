@@ -446,3 +446,16 @@ def test_a_job_with_a_field_that_is_not_utf8_is_dead_lettered_unrun_not_left_pop
     assert redis_conn.llen("rq:queue:events") == 0
     assert "UnicodeDecodeError" in str(failed_jobs("events")[task.task_id]["last_error"])
     assert "Traceback" not in (tmp_path / "worker.log").read_text()
+
+
+def test_a_registry_key_planted_as_another_type_makes_queues_say_so_in_one_line(
+    redis_conn: redis.Redis, env: dict[str, str]
+) -> None:
+    """A started or finished registry written by hand as a string: the worker's writes to it are
+    refused (each job's start or success raises WRONGTYPE) and ``fraiday queues`` printed a traceback."""
+    redis_conn.set("rq:finished:events", "planted")
+    shown = fraiday_command(env, "queues")
+    assert shown.returncode == 1, shown.stdout
+    assert "Traceback" not in shown.stderr
+    assert shown.stderr.startswith("fraiday: ") and len(shown.stderr.splitlines()) == 1, shown.stderr
+    assert "WRONGTYPE" in shown.stderr and "another type" in shown.stderr
