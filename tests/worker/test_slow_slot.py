@@ -46,6 +46,16 @@ def popped(worker: SlotWorker) -> tuple[Job, Queue]:
     return result
 
 
+def popped_then_requeued(conn: redis.Redis, key: str) -> tuple[SlotWorker, Job, Queue]:
+    """A slot stalled after popping a fresh ``test:count`` job, for two orphan scans: the job is on its
+    queue again, and the slot still holds its loaded copy."""
+    TaskClient(conn, REGISTRY).enqueue("test:count", {"key": key})
+    stalled = slot(conn)
+    job, queue = popped(stalled)
+    orphan_scans_requeue(conn, job.id)
+    return stalled, job, queue
+
+
 def started(conn: redis.Redis, key: str) -> tuple[SlotWorker, Job, Queue, str]:
     """A slot that has popped and started a fresh ``test:count`` job, and the job's started-registry entry."""
     TaskClient(conn, REGISTRY).enqueue("test:count", {"key": key})
@@ -116,10 +126,7 @@ def test_a_slot_slow_in_the_dequeue_window_does_not_run_a_job_the_orphan_sweep_r
 ) -> None:
     """A slot that popped a job and stalled before starting it looks like one that died there; the sweep
     requeues the job and another slot runs it. The slow slot must not run it as well when it resumes."""
-    TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "window"})
-    slow = slot(redis_conn)
-    job, queue = popped(slow)
-    orphan_scans_requeue(redis_conn, job.id)
+    slow, job, queue = popped_then_requeued(redis_conn, "window")
     other = slot(redis_conn)
     other.work(burst=True)
     slow.execute_job(job, queue)
@@ -132,10 +139,7 @@ def test_a_slot_slow_in_the_dequeue_window_does_not_run_a_job_the_orphan_sweep_r
 def test_a_slow_slot_resuming_before_the_requeued_copy_is_taken_leaves_it_to_the_queue(
     redis_conn: redis.Redis,
 ) -> None:
-    TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "first"})
-    slow = slot(redis_conn)
-    job, queue = popped(slow)
-    orphan_scans_requeue(redis_conn, job.id)
+    slow, job, queue = popped_then_requeued(redis_conn, "first")
     slow.execute_job(job, queue)
     assert redis_conn.hget(EFFECTS, "first") is None, "the copy on the queue is the one to run"
     assert redis_conn.lrange(queue.key, 0, -1) == [job.id.encode()]
@@ -146,10 +150,7 @@ def test_a_slow_slot_resuming_before_the_requeued_copy_is_taken_leaves_it_to_the
 def test_a_slow_slot_resuming_while_another_slot_is_mid_dequeue_runs_the_job_once_between_them(
     redis_conn: redis.Redis,
 ) -> None:
-    TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "both"})
-    slow = slot(redis_conn)
-    job, queue = popped(slow)
-    orphan_scans_requeue(redis_conn, job.id)
+    slow, job, queue = popped_then_requeued(redis_conn, "both")
     other = slot(redis_conn)
     copy, _ = popped(other)  # the requeued copy, popped and loaded, not started yet
     slow.execute_job(job, queue)
@@ -179,10 +180,7 @@ def test_a_slow_slot_that_loads_the_job_after_its_requeue_runs_it_once_with_the_
 def test_a_refused_claim_writes_nothing_of_the_start(redis_conn: redis.Redis) -> None:
     """The claim and the start's writes are one script, so no slot can die between them, and a slot
     whose job was requeued meanwhile leaves no trace of a start: no execution, no current job."""
-    TaskClient(redis_conn, REGISTRY).enqueue("test:count", {"key": "handed-on"})
-    stalled = slot(redis_conn)
-    job, queue = popped(stalled)
-    orphan_scans_requeue(redis_conn, job.id)
+    stalled, job, queue = popped_then_requeued(redis_conn, "handed-on")
     assert not stalled.start_job(job, queue)
     assert redis_conn.hget(job.key, "status") == b"queued"
     assert redis_conn.zcard("rq:wip:events") == 0
