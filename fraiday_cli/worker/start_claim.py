@@ -3,8 +3,8 @@
 The orphan sweep (:mod:`fraiday_cli.worker.recovery`) requeues a job left between pop and start over two
 scans, because a slot that died there never will start it. It cannot tell a slot that died from one
 stalled there (a starved CPU, a frozen pod); the stalled one, resuming, used to run the job too, next to
-the requeued copy: one attempt run twice. So before its start transaction a slot claims the job in one
-script: the job must still be ``queued`` with the ``enqueued_at`` the slot loaded (every requeue writes a
+the requeued copy: one attempt run twice. So a slot starts a job only through a claim, in one script:
+the job must still be ``queued`` with the ``enqueued_at`` the slot loaded (every requeue writes a
 new one), and the claim marks it ``started``. That mark is what the sweep compares between its scans, so
 it never requeues a claimed job, and a second slot holding a copy of the same job finds it claimed.
 Refused, the slot lets the job go: it is on its queue, in another slot's hands, or finished.
