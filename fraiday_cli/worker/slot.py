@@ -212,7 +212,7 @@ class SlotWorker(SimpleWorker):
         return True
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
-        """Its writes went out with :meth:`prepare_execution`'s."""
+        """Its writes went out with :meth:`start_job`'s."""
         self.procline(f"Processing {job.func_name} from {job.origin} since {time.time()}")
 
     def run_maintenance_tasks(self) -> None:
