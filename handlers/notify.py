@@ -8,7 +8,7 @@ outstanding deliveries are marked failed and the task ends failed with the recor
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from handlers.metrics import WEBHOOK_DELIVERIES, WEBHOOK_DELIVERY_DURATION
 from handlers.registry import TaskContext
 from handlers.services import Services
+from handlers.services.database.documents import Document
 from handlers.services.database.webhooks import DeliveryStatus
 from handlers.services.webhooks import Verdict
 
@@ -52,16 +53,20 @@ def notify(
     event_type: str,
     body: bytes,
     stored_now: bool = False,
+    subscriptions: Sequence[Document] | None = None,
 ) -> dict[str, int]:
     """Deliver ``body`` for ``source``; return how many deliveries ended in each status this run.
 
     ``stored_now``: this run stored what ``source`` names (an answer, an event), so no run delivered any
     of it before; each attempt is then sent without reading or opening its record first, and recorded
-    once, after it (a round trip fewer per subscription)."""
+    once, after it (a round trip fewer per subscription). ``subscriptions``: the client's subscriptions to
+    ``event_type``, read earlier by the caller (while it made what it delivers); None reads them now."""
     db = services.db
     counts: dict[str, int] = {}
     outstanding: list[str] = []
-    for subscription in db.subscriptions.matching(client_id, event_type):
+    if subscriptions is None:
+        subscriptions = db.subscriptions.matching(client_id, event_type)
+    for subscription in subscriptions:
         record = None if stored_now else db.deliveries.open(source, subscription, event_type)
         if record is not None and DeliveryStatus(record["status"]).final:
             continue
