@@ -1,16 +1,17 @@
-"""Reads a job needs later, started now on a thread of the job's own so they overlap a slower call.
+"""MongoDB reads a job needs later, started now on a thread of the job's own to overlap a slower call.
 
 A chat job waits about 200 ms (or seconds) on the AI service and then about 2 ms per MongoDB round trip
 after it; a read that does not depend on the AI's answer (the webhook subscriptions) can be made during
 that wait instead, and the session context during the message's claim. Each job gets its own executor
 of one thread, made on first use in the process and thread running the job (never before a slot's fork)
-and shut down when the job ends, however it ends: a job that times out (SIGALRM in a one-thread slot,
-an asynchronous exception in a job thread) leaves a read already running to finish within pymongo's own
-timeouts, after which the thread exits; reads not yet started are dropped.
+and shut down when the job ends, however it ends: after a job timeout (SIGALRM in a one-thread slot, an
+asynchronous exception in a job thread) a read already running finishes and the thread exits; reads not
+yet started are dropped. Nothing interrupts the side thread, so each read has its own bound
+(:data:`SIDE_READ_TIMEOUT_SECONDS`, pymongo's client-side timeout): a hung database cannot keep it.
 
-A side read that failed is made again, in place, when its result is taken: the job then reads at the
-point the sequential code did and ends as that code did (the read succeeds, or its error fails the
-attempt and the task's retry policy brings it back).
+A side read that failed (or ran out of time) is made again, in place, when its result is taken: the job
+then reads at the point the sequential code did and ends as that code did (the read succeeds, or its
+error fails the attempt and the task's retry policy brings it back).
 """
 
 import contextvars
@@ -21,29 +22,40 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Generic, ParamSpec, TypeVar
 
+import pymongo
+
 log = logging.getLogger("fraiday.task")
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 THREAD_NAME = "fraiday-side-read"
+SIDE_READ_TIMEOUT_SECONDS = 10.0
+"""A side read's bound; a read that long is made again where it is needed, under the job's timeout."""
 
 
 class SideRead(Generic[T]):
     """One read under way; :meth:`result` waits for it, or reads again if it failed."""
 
-    def __init__(self, future: "Future[T]", read: Callable[[], T], what: str) -> None:
+    def __init__(self, future: "Future[T]", read: Callable[[], T]) -> None:
         self._future = future
         self._read = read
-        self._what = what
 
     def result(self) -> T:
         # exception() waits without catching anything raised in this thread meanwhile (a job timeout).
         error = self._future.exception()
         if error is None:
             return self._future.result()
-        log.warning("%s failed during the job (%s); reading it again now", self._what, error)
         return self._read()
+
+
+def _bounded(read: Callable[[], T], what: str) -> T:
+    try:
+        with pymongo.timeout(SIDE_READ_TIMEOUT_SECONDS):
+            return read()
+    except Exception as error:
+        log.warning("%s failed in a side read (%s); the job reads it again when it needs it", what, error)
+        raise
 
 
 class SideReads:
@@ -58,8 +70,8 @@ class SideReads:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
         call = functools.partial(read, *args, **kwargs)
-        future = self._executor.submit(contextvars.copy_context().run, call)
-        return SideRead(future, call, what)
+        future = self._executor.submit(contextvars.copy_context().run, _bounded, call, what)
+        return SideRead(future, call)
 
     def close(self) -> None:
         """Drop the reads not started; the one running, if any, ends on its own and its thread exits."""

@@ -111,8 +111,10 @@ def mongo_commands() -> Counter[str]:
 def test_a_chat_job_on_a_pending_message_costs_seven_mongodb_commands(
     services: Services, stub: HttpStub
 ) -> None:
-    """Each command is a round trip the job waits for: reading, checking and marking the message is one,
-    and a delivery of a reply stored just now is recorded once, after it is sent."""
+    """Reading, checking and marking the message is one command, and a delivery of a reply stored just
+    now is recorded once, after it is sent. Two of the seven are side reads the job does not wait for
+    (tests/handlers/test_chat_side_reads.py): the context, read during the claim, and the subscriptions,
+    read during the AI call."""
     stub.script("/v1/chat", Answer(200, {"reply": "It ships tomorrow."}))
     setup = conversation(services, stub)
     before = mongo_commands()
@@ -120,10 +122,10 @@ def test_a_chat_job_on_a_pending_message_costs_seven_mongodb_commands(
     assert mongo_commands() - before == Counter(
         {
             "findAndModify chat_messages": 1,  # the pending message, now processing
-            "find chat_messages": 2,  # the context, then the session's latest id
+            "find chat_messages": 2,  # the context (a side read), then the session's latest id
             "insert chat_messages": 1,  # the reply
             "update chat_messages": 1,  # the message completed
-            "find webhook_subscriptions": 1,
+            "find webhook_subscriptions": 1,  # a side read
             "insert webhook_deliveries": 1,  # the delivery, with its outcome
         }
     )
