@@ -83,7 +83,7 @@ def _message_and_answer(
     running: dict[str, Any] = {"task_id": task.task_id, "attempts": task.attempt}
     ids = {"_id": object_id(message_id, "message_id"), "session_id": object_id(session_id, "session_id")}
     # Read while the message is claimed: the context is the messages before it, whatever its state.
-    context = side.start("the session context", chat.session_context, ids, services.settings.context_messages)
+    context = side.start("session_context", chat.session_context, ids, services.settings.context_messages)
     # The usual case, a pending message, in one round trip instead of three (read, look up, mark).
     claimed = chat.claim_pending(message_id, session_id, **running)
     if claimed is not None:
@@ -113,7 +113,7 @@ def _ask(
     to the subscriptions active when it was asked for."""
     chat = services.db.chat
     subscriptions = side.start(
-        "the webhook subscriptions", services.db.subscriptions.matching, message["client_id"], event_type
+        "webhook_subscriptions", services.db.subscriptions.matching, message["client_id"], event_type
     )
     context = [
         ContextMessage(m["role"], m["content"], m["created_at"].isoformat()) for m in context_read.result()

@@ -46,3 +46,10 @@ MONGO_OPERATION_DURATION = Histogram(
     "MongoDB commands by name and collection.",
     ["operation", "collection"],
 )
+SIDE_READ_DURATION = Histogram(
+    "fraiday_side_read_duration_seconds",
+    "MongoDB reads a job made beside a slower call of its own (the AI's), by read: time that overlapped "
+    "the job's own instead of adding to it.",
+    ["read"],
+    buckets=LATENCY_BUCKETS,
+)

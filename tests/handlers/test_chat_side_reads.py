@@ -4,6 +4,7 @@ during the AI call, on a thread of the job's own; run for real against MongoDB a
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from config import Settings
 from fraiday_cli.worker.thread_timeouts import ThreadDeathPenalty
 from handlers import side_reads
 from handlers.chat import chat_workflow
+from handlers.metrics import SIDE_READ_DURATION
 from handlers.services import Services
 from handlers.side_reads import THREAD_NAME
 from tests.conftest import settings_from
@@ -30,6 +32,16 @@ AI_SECONDS = 1.5
 
 def side_threads() -> list[threading.Thread]:
     return [thread for thread in threading.enumerate() if thread.name.startswith(THREAD_NAME)]
+
+
+def side_reads_counted() -> Counter[str]:
+    """Side reads so far in this process, by read (the handlers' metric)."""
+    counts: Counter[str] = Counter()
+    for metric in SIDE_READ_DURATION.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_count"):
+                counts[sample.labels["read"]] += int(sample.value)
+    return counts
 
 
 def subscription_reads() -> int:
@@ -100,7 +112,9 @@ def test_the_context_and_the_subscriptions_are_read_on_the_side_thread(
     stub.script("/v1/chat", Answer(200, {"reply": "It ships tomorrow."}))
     setup = conversation(services, stub)
     caplog.set_level(logging.DEBUG, logger="fraiday.mongodb")
+    before = side_reads_counted()
     chat_workflow(chat_payload(setup), services, attempt(1))
+    assert side_reads_counted() - before == Counter({"session_context": 1, "webhook_subscriptions": 1})
 
     ran = [
         (
@@ -173,7 +187,11 @@ def test_a_side_read_that_gives_up_is_made_again_where_the_job_needs_it(
     caplog.set_level(logging.WARNING, logger="fraiday.task")
 
     run = Run(lambda: chat_workflow(chat_payload(setup), behind_outage, attempt(1)))
-    wait_for(lambda: "side read" in caplog.text, AI_SECONDS * 2, what="the side read to give up")
+    wait_for(
+        lambda: "side read webhook_subscriptions failed" in caplog.text,
+        AI_SECONDS * 2,
+        what="the side read to give up",
+    )
     assert outage.is_down and stub.to("/v1/chat")  # the AI call is in flight, MongoDB down
     outage.up()
     assert run.result()["deliveries"] == {"delivered": 1}
