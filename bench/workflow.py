@@ -136,7 +136,7 @@ def run(
         return metric_total(exposition, name) / jobs * 1000
 
     task = per_job_ms("fraiday_task_duration_seconds_sum")
-    # The side reads' commands overlap the AI call: MongoDB's share of the task is the other commands'.
+    # The side reads overlap the claim and the AI call: MongoDB's share of the task is the other commands'.
     side_reads = per_job_ms("fraiday_side_read_duration_seconds_sum")
     split = {
         "ai": per_job_ms("fraiday_ai_request_duration_seconds_sum"),
@@ -163,7 +163,7 @@ def run(
             **{part: round(ms, 1) for part, ms in split.items()},
             "rest of the task": round(task - sum(split.values()), 1),
             "queue": round(cycle - task, 1),
-            "side reads (during the AI call)": round(side_reads, 1),
+            "side reads (overlapped)": round(side_reads, 1),
         },
         "enqueue_to_webhook_ms": {
             "p50": round(percentile(to_webhook, 50), 1),

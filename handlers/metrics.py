@@ -48,8 +48,8 @@ MONGO_OPERATION_DURATION = Histogram(
 )
 SIDE_READ_DURATION = Histogram(
     "fraiday_side_read_duration_seconds",
-    "MongoDB reads a job made beside a slower call of its own (the AI's), by read: time that overlapped "
-    "the job's own instead of adding to it.",
+    "MongoDB commands of the reads a job makes while it waits on a slower call of its own (the AI's), by "
+    "read: time that overlapped the job's instead of adding to it.",
     ["read"],
     buckets=LATENCY_BUCKETS,
 )

@@ -17,7 +17,6 @@ error fails the attempt and the task's retry policy brings it back).
 import contextvars
 import functools
 import logging
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
@@ -25,7 +24,7 @@ from typing import Generic, ParamSpec, TypeVar
 
 import pymongo
 
-from handlers.metrics import SIDE_READ_DURATION
+from handlers.services.mongo_metrics import SIDE_READ
 
 log = logging.getLogger("fraiday.task")
 
@@ -53,15 +52,14 @@ class SideRead(Generic[T]):
 
 
 def _bounded(read: Callable[[], T], what: str) -> T:
-    started = time.perf_counter()
+    """Run in the side thread, in a copy of the job's context: its commands are counted as ``what``'s."""
+    SIDE_READ.set(what)
     try:
         with pymongo.timeout(SIDE_READ_TIMEOUT_SECONDS):
             return read()
     except Exception as error:
         log.warning("side read %s failed (%s); the job reads it again when it needs it", what, error)
         raise
-    finally:
-        SIDE_READ_DURATION.labels(what).observe(time.perf_counter() - started)
 
 
 class SideReads:
@@ -71,8 +69,9 @@ class SideReads:
         self._executor: ThreadPoolExecutor | None = None
 
     def start(self, what: str, read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> SideRead[T]:
-        """Start ``read(*args, **kwargs)``, named ``what`` in its metric and log lines; it runs in a copy
-        of the job's context (its log fields and trace span), so its log lines and spans are the job's."""
+        """Start ``read(*args, **kwargs)``, named ``what`` in its metric (its commands' time,
+        ``fraiday_side_read_duration_seconds``) and log lines; it runs in a copy of the job's context
+        (its log fields and trace span), so its log lines and spans are the job's."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
         call = functools.partial(read, *args, **kwargs)

@@ -1,16 +1,22 @@
 """Timing every MongoDB command through pymongo's command monitoring, by operation and collection.
 
 Each command is also a DEBUG log line with its duration: pymongo calls the listener in the thread that
-ran the command, so the line carries the task's log context like any other line of the job.
+ran the command, so the line carries the task's log context like any other line of the job. A command
+of a side read (:mod:`handlers.side_reads`, a read made while the job waits on a slower call) is also
+counted as that read's, so the time a job waits on MongoDB is the commands' time less the side reads'.
 """
 
+import contextvars
 import logging
 
 from pymongo import monitoring
 
-from handlers.metrics import MONGO_OPERATION_DURATION
+from handlers.metrics import MONGO_OPERATION_DURATION, SIDE_READ_DURATION
 
 log = logging.getLogger("fraiday.mongodb")
+
+SIDE_READ: contextvars.ContextVar[str | None] = contextvars.ContextVar("fraiday_side_read", default=None)
+"""The side read the commands of this context belong to, if any."""
 
 
 class CommandTimer(monitoring.CommandListener):
@@ -28,6 +34,9 @@ class CommandTimer(monitoring.CommandListener):
     ) -> None:
         collection = self._collections.pop((event.connection_id, event.request_id), "")
         MONGO_OPERATION_DURATION.labels(event.command_name, collection).observe(event.duration_micros / 1e6)
+        side_read = SIDE_READ.get()
+        if side_read is not None:
+            SIDE_READ_DURATION.labels(side_read).observe(event.duration_micros / 1e6)
         if log.isEnabledFor(logging.DEBUG):
             duration_ms = round(event.duration_micros / 1000, 2)
             fields = {
