@@ -91,6 +91,10 @@ OWN_METHODS: dict[type, set[str]] = {
         "lease_lost",
         "_give_up_attempt",
         "start_job",
+        "_draw",
+        "_pops_next_job",
+        "_take_next_job",
+        "_put_back_next_job",
     },
     SlotPool: {"_maintenance_connection", "_signal_all", "slot_ttl", "slots", "run", "_note_early_stop"},
     InterruptibleDeathPenalty: set(),
@@ -325,15 +329,21 @@ def test_a_slot_records_a_success_with_rqs_own_writes_but_the_dependents_check()
         "pipeline.execute",
     ]
     ours = [name for name in rq_writes if name not in dependents_and_repeats]
-    # ... and the paused set the next dequeue reads, as the last command; sent if the lease holds.
-    assert pipeline_writes(SlotWorker.handle_job_success) == [
-        *ours[:-1],
-        "pipeline.smembers",
-        "packed_writes",
-    ]
+    # ... sent if the lease holds, in the script that also pops the next job.
+    assert pipeline_writes(SlotWorker.handle_job_success) == [*ours[:-1], "packed_writes"]
     assert "self.handle_job_success(job=job, queue=queue, started_job_registry=started_job_registry)" in (
         inspect.getsource(BaseWorker.perform_job)
     )
+
+
+def test_rqs_work_loop_ends_in_teardown_and_checks_suspension_before_each_dequeue() -> None:
+    """A slot holds the job it popped with a success until its next dequeue (fraiday_cli.worker.next_job):
+    it hands it back in ``teardown``, which RQ's loop must reach on every exit, and before a suspension,
+    which RQ's loop checks before each dequeue."""
+    work = inspect.getsource(BaseWorker.work)
+    loop = work[work.index("while True:") :]
+    assert loop.index("self.check_for_suspension(burst)") < loop.index("self.dequeue_job_and_maintain_ttl(")
+    assert "finally:\n            self.teardown()" in work
 
 
 def test_every_outcome_of_a_job_cleans_up_its_execution_in_its_own_transaction() -> None:

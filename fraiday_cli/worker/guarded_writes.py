@@ -16,9 +16,9 @@ from typing import Any
 import redis
 
 RUN_WRITES = """
-local function run_writes(first)
+local function run_writes(first, last)
   local replies, refused, i = {}, nil, first
-  while i <= #ARGV do
+  while i <= last do
     local n = tonumber(ARGV[i])
     local reply = redis.pcall(unpack(ARGV, i + 1, i + n))
     if type(reply) == 'table' and reply.err then
@@ -33,7 +33,7 @@ local function run_writes(first)
   return replies
 end
 """
-"""Lua: run the writes packed in ARGV from ``first`` on, each as its word count and its words.
+"""Lua: run the writes packed in ARGV from ``first`` to ``last``, each as its word count and its words.
 
 A write Redis refuses (a key of another type, planted or left by hand) does not stop the others, and the
 first refusal is the script's error once all have run: what EXEC does. A script stopping at the refusal

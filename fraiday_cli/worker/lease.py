@@ -14,27 +14,43 @@ rounded down, which made a 3 s lease last anywhere from 2 to 3 s.
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from rq.job import Job
 
 from fraiday_cli.worker.guarded_writes import RUN_WRITES
+from fraiday_cli.worker.next_job import POP_NEXT
 
 log = logging.getLogger("fraiday.worker")
 
 WRITE_IF_HELD = (
     RUN_WRITES
+    + POP_NEXT
     + """
--- KEYS: the started registry; ARGV: the execution's entry in it, then the outcome's writes
+-- KEYS: the started registry
+-- ARGV: the execution's entry in it, where the outcome's writes end, the writes, then POP_NEXT's arguments
+-- if the next job is to be popped in the same step
+local last = tonumber(ARGV[2])
+local held, replies, next_job = 0, {}, {}
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  return {1, run_writes(2)}
+  held, replies = 1, run_writes(3, last)
 end
-return {0}
+if last < #ARGV then
+  next_job = pop_next(last + 1)
+end
+return {held, replies, next_job}
 """
 )
+
+
+class HeldWrites(NamedTuple):
+    replies: list[Any] | None
+    """The writes' replies; None, and nothing written, if the lease was no longer held."""
+    next_job: list[Any]
+    """``POP_NEXT``'s reply (:mod:`fraiday_cli.worker.next_job`); empty if no pop was asked for."""
 
 
 class LeaseKeeper:
@@ -102,13 +118,19 @@ class LeaseKeeper:
             *_, score = pipeline.execute()
         return score is not None
 
-    def write_if_held(self, job: Job, execution: Any, writes: list[Any]) -> list[Any] | None:
-        """Send ``writes`` (:func:`~fraiday_cli.worker.guarded_writes.packed_writes`) and return their
-        replies if ``execution`` still holds ``job``; None, and nothing written, if it does not. The check
-        of :meth:`keep` and an outcome that ends the lease, in one step."""
+    def write_if_held(
+        self, job: Job, execution: Any, writes: list[Any], pop: Sequence[str] = ()
+    ) -> HeldWrites:
+        """Send ``writes`` (:func:`~fraiday_cli.worker.guarded_writes.packed_writes`) if ``execution``
+        still holds ``job``, and nothing if it does not: the check of :meth:`keep` and an outcome that ends
+        the lease, in one step. With ``pop`` (:func:`~fraiday_cli.worker.next_job.pop_args`), the next job
+        is popped in the same step, whether the lease was held or not."""
         registry = job.started_job_registry.key
-        held, *replies = self._write_if_held(keys=[registry], args=[execution.composite_key, *writes])
-        return replies[0] if held == 1 else None
+        last = 2 + len(writes)
+        held, replies, next_job = self._write_if_held(
+            keys=[registry], args=[execution.composite_key, last, *writes, *pop]
+        )
+        return HeldWrites(replies if held == 1 else None, next_job)
 
     def _extend(self, pipeline: Any, job: Job, execution: Any) -> None:
         pipeline.zadd(

@@ -8,7 +8,6 @@ import logging
 from collections.abc import Sequence
 
 import redis
-from rq.job import Job
 from rq.queue import Queue
 
 from fraiday_cli.tasks.dead_letters import dead_letter
@@ -18,13 +17,14 @@ from handlers.wire_format import Poison
 log = logging.getLogger("fraiday.worker")
 
 
-def put_back(connection: redis.Redis, job: Job, queue: Queue) -> None:
-    """Return a job popped from a queue paused meanwhile to the front of it."""
+def put_back(connection: redis.Redis, job_id: str | bytes, queue: Queue, why: str) -> None:
+    """Return a popped job that will not run now to the front of its queue."""
     with connection.pipeline() as pipeline:
-        pipeline.lrem(queue.intermediate_queue_key, 1, job.id)
-        pipeline.lpush(queue.key, job.id)
+        pipeline.lrem(queue.intermediate_queue_key, 1, job_id)  # type: ignore[arg-type]  # bytes work
+        pipeline.lpush(queue.key, job_id)
         pipeline.execute()
-    log.info("queue %s is paused: put %s back", queue.name, job.id)
+    shown = job_id if isinstance(job_id, str) else job_id.decode(errors="replace")
+    log.info("put %s back on %s: %s", shown, queue.name, why)
 
 
 def drop_undecodable(connection: redis.Redis, queues: Sequence[Queue], raw: bytes) -> None:

@@ -23,15 +23,17 @@ from rq.exceptions import DeserializationError
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.queue import Queue
+from rq.suspension import is_suspended
 from rq.timeouts import BaseDeathPenalty
 from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
 from config.redaction import Redactor
-from fraiday_cli.tasks.pausing import PAUSED_KEY, paused_names, paused_queues
+from fraiday_cli.tasks.pausing import paused_queues
 from fraiday_cli.tasks.task_queue import TaskQueue
 from fraiday_cli.worker.guarded_writes import packed_writes
 from fraiday_cli.worker.lease import LeaseKeeper
+from fraiday_cli.worker.next_job import NextJob, pop_args, popped
 from fraiday_cli.worker.popped_jobs import drop_undecodable, put_back, refuse
 from fraiday_cli.worker.queue_order import strict_order, weighted_order, weights_for
 from fraiday_cli.worker.slot_job import SlotJob
@@ -93,6 +95,7 @@ class SlotWorker(SimpleWorker):
         self._idle_queue = Queue(IDLE_QUEUE, connection=self.connection, serializer=self.serializer)
         self._paused_read: set[str] | None = None
         self._paused_after_job: set[str] | None = None
+        self._next_job: NextJob | None = None
         self._heartbeat_sent_at = 0.0
         self._suspension_checked_at = 0.0
         self._lease = LeaseKeeper(self, policy.lease_seconds)
@@ -106,17 +109,18 @@ class SlotWorker(SimpleWorker):
         paused, self._paused_read = self._paused_read, None
         if paused is None:
             paused = paused_queues(self.connection)
-        queues = [q for q in self.queues if q.name not in paused]
-        if not queues:
-            return [self._idle_queue]
-        weights = [self._weight_of[q.name] for q in queues]
-        if self.policy.strict:
-            return strict_order(queues, weights)
-        return weighted_order(queues, weights, self._rng)
+        queues = self._draw([q for q in self.queues if q.name not in paused])
+        return queues or [self._idle_queue]
 
     @_ordered_queues.setter
     def _ordered_queues(self, value: list[Queue]) -> None:
         """RQ assigns its own order at start; ours is drawn on every read instead."""
+
+    def _draw(self, queues: list[Queue]) -> list[Queue]:
+        weights = [self._weight_of[q.name] for q in queues]
+        if self.policy.strict:
+            return strict_order(queues, weights)
+        return weighted_order(queues, weights, self._rng)
 
     def dequeue_job_and_maintain_ttl(
         self, timeout: int | None, max_idle_time: int | None = None
@@ -132,6 +136,12 @@ class SlotWorker(SimpleWorker):
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # a stop held since start lands here
         idle_until = None if max_idle_time is None else time.monotonic() + max_idle_time
         while True:
+            if self._next_job is not None:
+                taken = self._take_next_job(self._next_job)
+                self._next_job = None
+                if taken is not None:
+                    return taken
+                continue
             wait = timeout
             known, self._paused_after_job = self._paused_after_job, None
             self._paused_read = known if known is not None else paused_queues(self.connection)
@@ -163,7 +173,7 @@ class SlotWorker(SimpleWorker):
             job, queue = result
             paused = getattr(job, "paused_at_load", None)  # read with the job's hash (SlotJob)
             if queue.name in (paused if paused is not None else paused_queues(self.connection)):
-                put_back(self.connection, job, queue)
+                put_back(self.connection, job.id, queue, "its queue is paused")
                 continue
             poison = loaded_poison_reason(job, queue.name)
             if poison is not None:
@@ -171,13 +181,62 @@ class SlotWorker(SimpleWorker):
                 continue
             return result
 
+    def _take_next_job(self, next_job: NextJob) -> tuple[Job, Queue] | None:
+        """The job popped with the last success (:mod:`fraiday_cli.worker.next_job`), loaded as RQ's
+        dequeue loads a popped one, or None if it is not to run: refused as the dequeue refuses one, or
+        gone. Its queue was not paused when it was popped."""
+        queue = next_job.queue
+        try:
+            job_id = next_job.job_id.decode()
+        except UnicodeDecodeError:
+            drop_undecodable(self.connection, [queue], next_job.job_id)
+            return None
+        if next_job.unreadable is not None:
+            refuse(
+                self.connection, queue, job_id, Poison("unreadable", f"ResponseError: {next_job.unreadable}")
+            )
+            return None
+        if not next_job.data:  # deleted meanwhile: RQ's dequeue passes over it too
+            self.connection.lrem(queue.intermediate_queue_key, 1, job_id)
+            return None
+        try:
+            job = self.job_class(job_id, connection=self.connection, serializer=self.serializer)
+            job.restore(next_job.data)
+        except Exception as error:
+            refuse(self.connection, queue, job_id, Poison("unreadable", f"{type(error).__name__}: {error}"))
+            return None
+        poison = loaded_poison_reason(job, queue.name)
+        if poison is not None:
+            refuse(self.connection, queue, job.id, poison)
+            return None
+        job.redis_server_version = self.get_redis_server_version()
+        self.log.info("Worker %s: %s: %s", self.name, queue.name, job.id)
+        return job, queue
+
+    def _put_back_next_job(self, why: str) -> None:
+        """A job popped with the last success goes back to the front of its queue if it will not run
+        next. With Redis unreachable it stays popped, and the orphan sweep requeues it."""
+        next_job, self._next_job = self._next_job, None
+        if next_job is None:
+            return
+        try:
+            put_back(self.connection, next_job.job_id, next_job.queue, why)
+        except redis.RedisError as error:
+            log.warning("could not put job %r back on %s: %s", next_job.job_id, next_job.queue.name, error)
+
     def check_for_suspension(self, burst: bool) -> None:
         """RQ reads ``rq suspend``'s key (with a heartbeat) in a transaction before every job; a slot
         reads it at most once per ``HEARTBEAT_EVERY_SECONDS``, so a suspension is seen within that."""
         if time.monotonic() - self._suspension_checked_at < HEARTBEAT_EVERY_SECONDS:
             return
+        if self._next_job is not None and is_suspended(self.connection, self):
+            self._put_back_next_job("workers are suspended")
         super().check_for_suspension(burst)
         self._suspension_checked_at = time.monotonic()
+
+    def teardown(self) -> None:
+        self._put_back_next_job("the slot is stopping")
+        super().teardown()
 
     def start_job(self, job: Job, queue: Queue) -> bool:
         """A job's start in one round trip, and only if it is still the job this slot popped
@@ -291,6 +350,11 @@ class SlotWorker(SimpleWorker):
             job.retries_left = 0
         return True
 
+    @property
+    def _pops_next_job(self) -> bool:
+        """Whether this worker dequeues after a success (a job thread's worker never does) and will."""
+        return self._taking_stop_signals and not self._stop_requested
+
     def lease_lost(self, job: Job) -> bool:
         """Whether this attempt's entry left the started registry while it ran: its lease expired (a slot
         frozen by SIGSTOP or a long pause) and a sweep gave the job to another attempt. Renewals never
@@ -317,8 +381,8 @@ class SlotWorker(SimpleWorker):
         (:meth:`LeaseKeeper.write_if_held`). RQ first WATCHes and reads the set of jobs that depend on this
         one (two more round trips) to enqueue them; a fraiday job has none, since the task client never
         passes ``depends_on`` and a job that is not fraiday's is refused unrun. A repeating job (also never
-        fraiday's) keeps RQ's own path. The paused set the next dequeue reads is read in the same step, as
-        the last command."""
+        fraiday's) keeps RQ's own path. The next job is popped and loaded in the same step
+        (:mod:`fraiday_cli.worker.next_job`), with the paused set the next dequeue reads."""
         if job.repeats_left:
             if self.lease_lost(job):
                 self._give_up_attempt(job, "succeeded")
@@ -344,21 +408,20 @@ class SlotWorker(SimpleWorker):
                 )
             job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
             self.cleanup_execution(job, pipeline=pipeline)
-            if self._taking_stop_signals:  # a worker that dequeues next (a job thread's does not)
-                pipeline.smembers(PAUSED_KEY)
+            pop_from = self._draw(list(self.queues)) if self._pops_next_job else []
+            pop = pop_args(pop_from) if pop_from else []
             try:
-                replies = self._lease.write_if_held(job, execution, packed_writes(pipeline))
+                written = self._lease.write_if_held(job, execution, packed_writes(pipeline), pop)
             except redis.ResponseError:
                 # A write refused (a planted key) after the others ran, the lease's end among them: the
                 # failure path reads the lease with this execution, finds it ended and keeps the success.
                 self.execution = execution
                 raise
-        if replies is None:
+        if pop_from:
+            self._paused_after_job, self._next_job = popped(written.next_job, pop_from)
+        if written.replies is None:
             self.execution = execution  # the queued cleanup dropped it; the give-up's cleanup needs it
             self._give_up_attempt(job, "succeeded")
-            return
-        if self._taking_stop_signals:
-            self._paused_after_job = paused_names(replies[-1])
 
     def handle_job_failure(
         self, job: Job, queue: Queue, started_job_registry: Any = None, exc_string: str = ""

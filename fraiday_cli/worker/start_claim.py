@@ -34,7 +34,7 @@ CLAIM_START = (
 -- ARGV: job id, enqueued_at as the slot loaded it, then the start's writes (they mark it started)
 local state = redis.call('HMGET', KEYS[1], 'status', 'enqueued_at')
 if state[1] == 'queued' and (state[2] or '') == ARGV[2] then
-  run_writes(3)
+  run_writes(3, #ARGV)
   return 1
 end
 redis.call('LREM', KEYS[2], 1, ARGV[1])

@@ -39,7 +39,7 @@ def test_writes_run_by_the_script_match_redis_pys_transaction(redis_conn: redis.
     with redis_conn.pipeline() as pipeline:
         queue_writes(pipeline, "direct")
         direct_replies = pipeline.execute()
-    run_all = redis_conn.register_script(RUN_WRITES + "return run_writes(1)")
+    run_all = redis_conn.register_script(RUN_WRITES + "return run_writes(1, #ARGV)")
     with redis_conn.pipeline(transaction=False) as pipeline:
         queue_writes(pipeline, "scripted")
         scripted_replies = run_all(args=packed_writes(pipeline))
@@ -68,7 +68,7 @@ def test_a_write_refused_midway_leaves_the_others_written_and_raises_as_the_tran
         queue_writes(pipeline, "direct")
         with pytest.raises(redis.ResponseError, match="WRONGTYPE") as direct_error:
             pipeline.execute()
-    run_all = redis_conn.register_script(RUN_WRITES + "return run_writes(1)")
+    run_all = redis_conn.register_script(RUN_WRITES + "return run_writes(1, #ARGV)")
     with redis_conn.pipeline(transaction=False) as pipeline:
         queue_writes(pipeline, "scripted")
         with pytest.raises(redis.ResponseError) as scripted_error:

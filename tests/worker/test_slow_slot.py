@@ -19,7 +19,7 @@ from fraiday_cli.worker.maintenance import RecoveryTimes
 from fraiday_cli.worker.recovery import ORPHAN_SCAN_LOCK_KEY, OrphanSweep, requeue_expired
 from fraiday_cli.worker.slot import SlotPolicy, SlotWorker
 from handlers.runtime import Runtime
-from handlers.wire_format import SERIALIZER
+from handlers.wire_format import ATTEMPTS_META, SERIALIZER
 from tests.support.tasks import EFFECTS, REGISTRY
 
 TIMES = RecoveryTimes.within(6)
@@ -98,17 +98,24 @@ def test_a_lease_taken_by_the_sweep_is_lost_to_the_slot(redis_conn: redis.Redis)
 
 def test_a_success_after_the_sweep_took_the_lease_writes_nothing_of_the_job(redis_conn: redis.Redis) -> None:
     """The lease check and the success's writes are one script: the job the sweep requeued stays queued
-    for its next attempt, never marked finished by the attempt that lost it."""
+    for its next attempt, never marked finished by the attempt that lost it. The same script pops the next
+    job, here the requeued one itself, which the slot then runs once, as its next attempt."""
     worker, job, queue, entry = started(redis_conn, "stale")
     redis_conn.zadd("rq:wip:events", {entry: time.time() - 0.5})
     assert requeue_expired(redis_conn, "events") == [job.id]
     job.started_at = job.ended_at = job.last_heartbeat
     worker.handle_job_success(job, queue, queue.started_job_registry)
     assert redis_conn.hget(job.key, "status") == b"queued"
-    assert redis_conn.lrange("rq:queue:events", 0, -1) == [job.id.encode()]
+    assert redis_conn.lrange("rq:queue:events:intermediate", 0, -1) == [job.id.encode()]
     assert redis_conn.zcard("rq:finished:events") == 0
     assert redis_conn.hget(worker.key, "current_job") is None, "the slot itself is idle again"
     assert worker.execution is None
+    again = worker.dequeue_job_and_maintain_ttl(timeout=1)
+    assert again is not None and again[0].id == job.id
+    worker.execute_job(*again)
+    assert redis_conn.hget(job.key, "status") == b"finished"
+    assert redis_conn.hget(EFFECTS, "stale") == b"1"
+    assert again[0].meta[ATTEMPTS_META] == 2
 
 
 def test_a_success_with_the_lease_held_is_written_whole(redis_conn: redis.Redis) -> None:

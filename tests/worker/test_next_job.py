@@ -1,0 +1,207 @@
+"""A busy slot pops its next job in the step that writes a success (fraiday_cli.worker.next_job).
+
+The job is then off its queue until the slot starts it, as after RQ's own pop: every way a slot can leave
+before starting it (a stop, a recycle, a suspension, a kill, a stall) must hand it on, run once. The
+in-process tests drive a real slot on real Redis by hand, as test_slow_slot.py does; the others run
+``fraiday worker``.
+"""
+
+import signal
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from rq.exceptions import StopRequested
+from rq.suspension import suspend
+
+from config import Settings
+from fraiday_cli.tasks.client import TaskClient
+from fraiday_cli.tasks.pausing import pause
+from fraiday_cli.tasks.task_queue import queue_for
+from fraiday_cli.worker.slot import SlotPolicy, SlotWorker
+from handlers.runtime import Runtime
+from handlers.wire_format import JOB_FUNCTION, SERIALIZER
+from tests.harness.process import free_port
+from tests.observability.test_operations import sample
+from tests.processes import TEST_REGISTRY, fraiday, settled, wait_for
+from tests.support.round_trips import RoundTrips
+from tests.support.tasks import EFFECTS, REGISTRY
+from tests.worker.test_poison_jobs import failed_ids, json_data, pickle_running, plant, worker
+from tests.worker.test_slow_slot import orphan_scans_requeue
+
+QUEUE = "rq:queue:events"
+POPPED = "rq:queue:events:intermediate"
+
+
+@pytest.fixture
+def runtime(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """For the in-process tests: the slots run their jobs in this process."""
+    monkeypatch.setattr("handlers.runtime._bound", Runtime(REGISTRY, settings))
+
+
+def slot(conn: redis.Redis, *queues: str) -> SlotWorker:
+    return SlotWorker(
+        [queue_for(name, conn) for name in queues or ("events",)],
+        connection=conn,
+        serializer=SERIALIZER,
+        policy=SlotPolicy({}, lease_seconds=3),
+    )
+
+
+def enqueue(conn: redis.Redis, *keys: str, task: str = "test:count") -> list[str]:
+    client = TaskClient(conn, REGISTRY)
+    return [client.enqueue(task, {"key": key}).task_id for key in keys]
+
+
+def after_a_success(conn: redis.Redis, *queues: str) -> SlotWorker:
+    """A slot that has just written the success of the first job on its queues."""
+    worker = slot(conn, *queues)
+    result = worker.dequeue_job_and_maintain_ttl(timeout=1)
+    assert result is not None
+    worker.execute_job(*result)
+    return worker
+
+
+def effects(conn: redis.Redis) -> dict[str, int]:
+    return {key.decode(): int(count) for key, count in conn.hgetall(EFFECTS).items()}
+
+
+def ids(conn: redis.Redis, key: str) -> list[str]:
+    return [member.decode() for member in conn.lrange(key, 0, -1)]
+
+
+@pytest.mark.usefixtures("runtime")
+def test_the_next_job_is_popped_with_the_success_and_started_without_a_round_trip_to_get_it(
+    redis_conn: redis.Redis,
+) -> None:
+    first, second = enqueue(redis_conn, "first", "second")
+    worker = after_a_success(redis_conn)
+    assert ids(redis_conn, QUEUE) == [] and ids(redis_conn, POPPED) == [second]
+    assert redis_conn.hget(f"rq:job:{second}", "status") == b"queued"
+    with RoundTrips() as trips:
+        result = worker.dequeue_job_and_maintain_ttl(timeout=1)
+    assert result is not None and result[0].id == second and trips.count == 0
+    worker.execute_job(*result)
+    assert effects(redis_conn) == {"first": 1, "second": 1}
+    assert redis_conn.hget(f"rq:job:{first}", "status") == b"finished"
+    assert redis_conn.hget(f"rq:job:{second}", "status") == b"finished"
+    assert ids(redis_conn, POPPED) == []
+
+
+@pytest.mark.usefixtures("runtime")
+def test_a_slot_recycled_after_a_success_puts_the_next_job_back_at_the_front_of_its_queue(
+    redis_conn: redis.Redis,
+) -> None:
+    _, second, third = enqueue(redis_conn, "first", "second", "third")
+    slot(redis_conn).work(burst=True, max_jobs=1)
+    assert ids(redis_conn, QUEUE) == [second, third] and ids(redis_conn, POPPED) == []
+    assert redis_conn.hget(f"rq:job:{second}", "status") == b"queued"
+    slot(redis_conn).work(burst=True)
+    assert effects(redis_conn) == {"first": 1, "second": 1, "third": 1}
+
+
+@pytest.mark.usefixtures("runtime")
+def test_a_suspension_seen_after_a_success_puts_the_next_job_back(redis_conn: redis.Redis) -> None:
+    _, second = enqueue(redis_conn, "first", "second")
+    worker = after_a_success(redis_conn)
+    suspend(redis_conn)
+    with pytest.raises(StopRequested):
+        worker.check_for_suspension(burst=True)
+    assert ids(redis_conn, QUEUE) == [second] and ids(redis_conn, POPPED) == []
+
+
+@pytest.mark.usefixtures("runtime")
+def test_a_queue_paused_before_the_success_is_not_popped_from(redis_conn: redis.Redis) -> None:
+    _, held = enqueue(redis_conn, "first", "held")
+    [other] = enqueue(redis_conn, "other", task="test:count_chat")
+    worker = SlotWorker(  # events always first
+        [queue_for("events", redis_conn), queue_for("chat_workflow", redis_conn)],
+        connection=redis_conn,
+        serializer=SERIALIZER,
+        policy=SlotPolicy({"events": 2}, strict=True, lease_seconds=3),
+    )
+    result = worker.dequeue_job_and_maintain_ttl(timeout=1)
+    assert result is not None and result[1].name == "events"
+    pause(redis_conn, "events")
+    worker.execute_job(*result)
+    assert ids(redis_conn, QUEUE) == [held]
+    assert ids(redis_conn, "rq:queue:chat_workflow:intermediate") == [other]
+
+
+@pytest.mark.usefixtures("runtime")
+def test_a_slot_killed_holding_its_next_job_leaves_it_to_the_orphan_sweep_and_it_runs_once(
+    redis_conn: redis.Redis,
+) -> None:
+    """Killed, or stalled past two orphan scans and then resuming: either way the job runs once."""
+    _, second = enqueue(redis_conn, "first", "second")
+    stalled = after_a_success(redis_conn)
+    orphan_scans_requeue(redis_conn, second)
+    assert ids(redis_conn, QUEUE) == [second]
+    result = stalled.dequeue_job_and_maintain_ttl(timeout=1)
+    assert result is not None and result[0].id == second
+    stalled.execute_job(*result)  # its start claim is refused: the job was requeued
+    assert effects(redis_conn) == {"first": 1}
+    slot(redis_conn).work(burst=True)
+    assert effects(redis_conn) == {"first": 1, "second": 1}
+    assert ids(redis_conn, QUEUE) == [] and ids(redis_conn, POPPED) == []
+
+
+def test_a_worker_stopped_while_busy_leaves_no_job_popped_and_each_runs_once(
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    keys = [f"job-{n}" for n in range(1000)]
+    client = TaskClient(redis_conn, REGISTRY)
+    for key in keys:
+        client.enqueue("test:sleep", {"key": key, "seconds": 0.01})
+    args = ["worker", "--queue", "events", "--concurrency", "2", "--registry", TEST_REGISTRY]
+    with fraiday(args, env, tmp_path / "first.log") as process:
+        wait_for(lambda: redis_conn.hlen(EFFECTS) >= 100, 30, what="100 jobs done")
+        assert process.stop(signal.SIGTERM, timeout=15) == 0
+    assert ids(redis_conn, POPPED) == []
+    left = redis_conn.llen(QUEUE)
+    assert left > 0, "the worker finished every job before its stop: nothing was tested"
+    assert left + redis_conn.hlen(EFFECTS) == len(keys)
+    with fraiday(args, env, tmp_path / "second.log") as process:
+        wait_for(lambda: redis_conn.hlen(EFFECTS) == len(keys), 60, what="every job done")
+        wait_for(lambda: settled(redis_conn, ["events"]), 30, what="no job left to run")
+        process.stop(signal.SIGTERM, timeout=15)
+    assert set(effects(redis_conn).values()) == {1}
+    for log in ("first.log", "second.log"):
+        assert "Traceback" not in (tmp_path / log).read_text()
+
+
+def test_jobs_planted_behind_a_good_one_are_refused_as_when_popped_first(
+    settings: Settings, redis_conn: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Each planted job is popped with the success of the good job in front of it, not by RQ's pop."""
+    marker = tmp_path / "unpickled"
+    planted = {
+        "pickled": {"data": pickle_running(f"touch {marker}")},
+        "bad-timeout": {"data": json_data(JOB_FUNCTION, ["test:count", {"key": "bad"}]), "timeout": "soon"},
+        "bad id!": {"data": json_data(JOB_FUNCTION, ["test:count", {"key": "bad"}])},
+    }
+    for n, (job_id, fields) in enumerate(planted.items()):
+        enqueue(redis_conn, f"good-{n}")
+        plant(redis_conn, job_id, "events", **fields)
+    enqueue(redis_conn, "good-a")
+    redis_conn.rpush(QUEUE, b"\xff\xfe-not-utf8")
+    enqueue(redis_conn, "good-b")
+    redis_conn.rpush(QUEUE, "no-such-job")
+    enqueue(redis_conn, "good-c")
+    redis_conn.set("rq:job:a-string", "not a hash")
+    redis_conn.rpush(QUEUE, "a-string")
+    enqueue(redis_conn, "good-d")
+    port = free_port()
+    with fraiday(worker(port, "events"), env, tmp_path / "worker.log") as process:
+        wait_for(lambda: redis_conn.hlen(EFFECTS) == 7, 20, what="the good jobs")
+        wait_for(lambda: redis_conn.llen(POPPED) == 0, 10, what="nothing left popped")
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        process.stop(signal.SIGTERM)
+    assert effects(redis_conn) == {f"good-{n}": 1 for n in (0, 1, 2, "a", "b", "c", "d")}
+    assert failed_ids(redis_conn, "events") == {*planted, "a-string"}
+    assert not marker.exists()
+    assert sample(metrics, "fraiday_poison_jobs_total", queue="events", reason="data") == 1
+    assert sample(metrics, "fraiday_poison_jobs_total", queue="events", reason="unreadable") == 4
+    assert redis_conn.llen(QUEUE) == 0
+    assert "Traceback" not in (tmp_path / "worker.log").read_text()
