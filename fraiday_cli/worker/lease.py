@@ -61,35 +61,45 @@ class LeaseKeeper:
         self._changed = threading.Condition()
         self._renewing = threading.Lock()
         self._held: tuple[Job, Any] | None = None
+        self._renew_at = 0.0
+        self._idle = False
         self._thread: threading.Thread | None = None
         self._write_if_held = worker.connection.register_script(WRITE_IF_HELD)
 
     @contextmanager
     def hold(self, job: Job) -> Iterator[None]:
-        """Renew ``job``'s lease every ``interval`` seconds while the block runs."""
+        """Renew ``job``'s lease every ``interval`` seconds while the block runs, the first ``interval``
+        after it starts.
+
+        The thread is woken only when it waits with nothing held. A busy slot hands it one job after
+        another without waking it (a wake-up at each job's start and end cost more CPU than a no-op job's
+        own work): it meets the new job when its current wait ends, which is never later than the new
+        job's first renewal is due, and then waits for that."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="lease", daemon=True)
             self._thread.start()
         with self._changed:
             self._held = (job, self.worker.execution)
-            self._changed.notify()
+            self._renew_at = time.monotonic() + self.interval
+            if self._idle:
+                self._changed.notify()
         try:
             yield
         finally:
-            with self._renewing, self._changed:
+            with self._renewing:
                 self._held = None
-                self._changed.notify()
 
     def _run(self) -> None:
         while True:
             with self._changed:
                 while self._held is None:
+                    self._idle = True
                     self._changed.wait()
-                held = self._held
-                # Woken early only when the job changes: then the new job's interval starts afresh.
-                self._changed.wait(self.interval)
-                if self._held is not held:
-                    continue
+                self._idle = False
+                held, wait = self._held, self._renew_at - time.monotonic()
+                if wait > 0:
+                    self._changed.wait(wait)
+                    continue  # the job held, or its renewal's time, may have changed meanwhile
             with self._renewing:
                 if self._held is not held:
                     continue
@@ -97,6 +107,7 @@ class LeaseKeeper:
                     self.renew(*held)
                 except redis.RedisError as error:
                     log.warning("could not renew the lease of job %s: %s", held[0].id, error)
+                self._renew_at = time.monotonic() + self.interval
 
     def renew(self, job: Job, execution: Any) -> None:
         # Every write is xx-guarded or on the worker's own key, so a renewal racing the job's end never
