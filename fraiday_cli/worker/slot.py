@@ -129,16 +129,17 @@ class SlotWorker(SimpleWorker):
 
         While any of the slot's queues is paused, each wait lasts ``PAUSED_POLL_SECONDS``, so a resume is
         seen at once rather than after a whole idle wait. A job popped from a queue paused meanwhile goes
-        back to the front of it, and one that is not a fraiday job goes to the failed registry unrun.
+        back to the front of it, and one that is not a fraiday job goes to the failed registry unrun. A job
+        popped with the last success (:mod:`fraiday_cli.worker.next_job`) is taken first, without a wait.
         """
         if not self._taking_stop_signals:
             self._taking_stop_signals = True
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # a stop held since start lands here
         idle_until = None if max_idle_time is None else time.monotonic() + max_idle_time
         while True:
-            if self._next_job is not None:
+            if self._next_job is not None:  # the paused set read with it was read for its pop
                 taken = self._take_next_job(self._next_job)
-                self._next_job = None
+                self._next_job, self._paused_after_job = None, None
                 if taken is not None:
                     return taken
                 continue
