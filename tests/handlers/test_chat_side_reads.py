@@ -275,6 +275,7 @@ def test_a_job_timeout_during_the_ai_call_leaves_no_side_thread_running(
             run_job(lambda: chat_workflow(chat_payload(setup), slow_ai, attempt(1)))
         watcher.join()
         assert len(seen) == 1 and len(seen[0]) == 1  # the side thread was there during the AI call
+        assert seen[0][0].daemon  # a stopping worker would not wait for it either
         wait_for(lambda: not side_threads(), 5, what="the side thread to exit")
         assert stub.to(HOOK) == []
     finally:
