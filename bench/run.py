@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import platform
+import statistics
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,19 +114,29 @@ def write_document(results: dict[str, Any], rendered: str) -> None:
     DOCUMENT.write_text(head + section + tail)
 
 
-def only(stack: Stack, scenario: str, jobs: int) -> None:
-    """One scenario for every system, printed; results.json and the document are left as they are."""
+NOOP_FIGURES = ("worker_cpu_ms_per_job", "redis_cpu_ms_per_job", "redis_commands_per_job", "jobs_per_second")
+
+
+def only(stack: Stack, scenario: str, jobs: int, rounds: int = 1) -> None:
+    """One scenario for every system, printed; results.json and the document are left as they are.
+
+    With ``rounds`` over 1 the systems take turns that many times and each one's median follows its runs:
+    on a shared machine a burst of other work lands on one system's run, not on all of them."""
     load_at_start = round(os.getloadavg()[0], 2)
     if scenario == "noop":
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for _ in range(rounds):
+            for system in systems(stack):
+                e = overhead.measure(stack, system, jobs, 2, "noop")
+                runs.setdefault(e["system"], []).append(e)
         lines = [
             "| system | worker CPU ms / job | Redis CPU ms / job | Redis commands / job | jobs/s (c=2) |"
         ]
-        for system in systems(stack):
-            e = overhead.measure(stack, system, jobs, 2, "noop")
-            lines.append(
-                f"| {e['system']} | {e['worker_cpu_ms_per_job']} | {e['redis_cpu_ms_per_job']} "
-                f"| {e['redis_commands_per_job']} | {e['jobs_per_second']} |"
-            )
+        for name, measured in runs.items():
+            lines += [f"| {name} | {' | '.join(str(e[f]) for f in NOOP_FIGURES)} |" for e in measured]
+            if rounds > 1:
+                medians = [round(statistics.median(e[f] for e in measured), 3) for f in NOOP_FIGURES]
+                lines.append(f"| {name}, median of {rounds} | {' | '.join(f'**{m}**' for m in medians)} |")
     else:
         lines = ["| system | start to first job |"]
         lines += [
@@ -135,7 +146,7 @@ def only(stack: Stack, scenario: str, jobs: int) -> None:
     print(f"load average (1 min): {load_at_start} at the start, {round(os.getloadavg()[0], 2)} at the end")
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument(
@@ -146,6 +157,14 @@ def main() -> None:
     parser.add_argument(
         "--jobs", type=int, help="--only noop: no-op jobs per system (10,000); threads, workflow: their jobs"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="--only noop: the systems take turns this many times (medians)"
+    )
+    return parser
+
+
+def main() -> None:
+    parser = arguments()
     args, rest = parser.parse_known_args()
     if rest and args.only not in ("threads", "workflow"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -162,7 +181,7 @@ def main() -> None:
             try:
                 # The no-op jobs never reach MongoDB: an address nothing answers on is enough.
                 stack = Stack(redis_server.url, "mongodb://127.0.0.1:9/bench", Path(tmp) / "logs")
-                only(stack, args.only, args.jobs or 10_000)
+                only(stack, args.only, args.jobs or 10_000, args.rounds)
             finally:
                 redis_server.stop()
         return
