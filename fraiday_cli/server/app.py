@@ -40,6 +40,9 @@ def create_app(settings: Settings, registry: Registry = REGISTRY) -> OpenAPI:
         doc_url="/openapi.json",
     )
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # Werkzeug answers a path with doubled slashes by a redirect with an HTML body, which Flask sends as it
+    # is, past the JSON error handlers: an API path is spelled one way, anything else is a JSON 404.
+    app.url_map.merge_slashes = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION_KEY] = ServerResources(settings, registry.with_queues(settings.task_queues))
     if not settings.api_keys:

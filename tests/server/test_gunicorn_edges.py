@@ -86,6 +86,18 @@ def test_requests_gunicorn_refuses_itself_are_answered_in_json(
     assert answer["error"] == error and answer["message"]
 
 
+@pytest.mark.parametrize(
+    "path", ["/api//v1/tasks/x", "//api/v1/tasks/x", "/api/v1//tasks/x", "/api/v1/tasks//x"]
+)
+def test_a_path_with_doubled_slashes_is_a_json_404_not_an_html_redirect(server_port: int, path: str) -> None:
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_KEY}\r\nConnection: close\r\n\r\n"
+    )
+    status, headers, body = exchange(server_port, request.encode())
+    assert (status, headers["content-type"]) == (404, "application/json"), body
+    assert json.loads(body)["error"] == "not_found"
+
+
 def test_a_chunked_body_over_the_limit_is_a_413(server_port: int) -> None:
     body = json.dumps({"client_id": "acme", "metadata": {"x": "y" * 6000}}).encode()  # the limit is 4096
     chunks = b"".join(
