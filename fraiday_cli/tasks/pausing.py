@@ -1,8 +1,9 @@
 """Pausing a queue (Asynq's ``PauseQueue``): workers stop taking its jobs; queued ones wait, none lost.
 
-The paused set lives in Redis so every worker sees it; a slot reads it before each dequeue, so a pause
-takes effect at a slot's next dequeue (a job popped as it happens goes back to the front of its queue),
-and a resumed queue's jobs start within a second: a slot serving a paused queue waits in short steps.
+The paused set lives in Redis so every worker sees it; a slot reads it before each dequeue and again in
+the step that starts a job (:mod:`fraiday_cli.worker.start_claim`), so no job starts once a pause has
+returned (a job popped as it happens goes back to the front of its queue), and a resumed queue's jobs
+start within a second: a slot serving a paused queue waits in short steps.
 
 Draining is the rollback step: pause, then wait until the jobs already started have finished, so old and
 new workers never run a queue's jobs side by side.

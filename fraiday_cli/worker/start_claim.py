@@ -13,6 +13,13 @@ The claim and the start's writes are one script (:mod:`fraiday_cli.worker.guarde
 job is started in the same step: no slot can die between the two. A job whose ``enqueued_at`` RQ would
 not write back as the same text (not RQ's own format) is refused, then requeued by the orphan sweep in
 RQ's format within its bound.
+
+The claim also refuses a job whose queue is paused, and puts it back at the front of the queue: a slot
+checks the paused set when it pops, but the job starts a moment later, and a busy slot pops its next job
+with the last one's success (:mod:`fraiday_cli.worker.next_job`), before its own bookkeeping and
+heartbeat. Checked in the claim, a pause is exact: no job starts once ``fraiday pause`` has returned,
+so ``fraiday drain``, which then waits for the started jobs, never reports a queue drained while a slot
+is about to start one of its jobs.
 """
 
 import logging
@@ -23,6 +30,7 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.utils import utcformat
 
+from fraiday_cli.tasks.pausing import PAUSED_KEY
 from fraiday_cli.worker.guarded_writes import RUN_WRITES
 
 log = logging.getLogger("fraiday.worker")
@@ -30,11 +38,17 @@ log = logging.getLogger("fraiday.worker")
 CLAIM_START = (
     RUN_WRITES
     + """
--- KEYS: job hash, RQ's intermediate list of its queue
--- ARGV: job id, enqueued_at as the slot loaded it, then the start's writes (they mark it started)
+-- KEYS: job hash, RQ's intermediate list of its queue, the queue, the paused set
+-- ARGV: job id, enqueued_at as the slot loaded it, the queue's name, then the start's writes (they mark
+-- it started)
 local state = redis.call('HMGET', KEYS[1], 'status', 'enqueued_at')
 if state[1] == 'queued' and (state[2] or '') == ARGV[2] then
-  run_writes(3, #ARGV)
+  if redis.call('SISMEMBER', KEYS[4], ARGV[3]) == 1 then
+    redis.call('LREM', KEYS[2], 1, ARGV[1])
+    redis.call('LPUSH', KEYS[3], ARGV[1])
+    return 2
+  end
+  run_writes(4, #ARGV)
   return 1
 end
 redis.call('LREM', KEYS[2], 1, ARGV[1])
@@ -49,11 +63,16 @@ class StartClaim:
 
     def __call__(self, job: Job, queue: Queue, start_writes: list[Any]) -> bool:
         """Claim ``job`` and send its ``start_writes`` (packed by :mod:`~fraiday_cli.worker.guarded_writes`);
-        False, nothing written and the job let go, if it has been handed on."""
+        False, nothing written, if it has been handed on (the job let go) or its queue is paused (the job
+        back at the front of its queue)."""
         loaded = utcformat(job.enqueued_at) if job.enqueued_at else ""
-        keys = [job.key, queue.intermediate_queue_key]
-        if self._claim(keys=keys, args=[job.id, loaded, *start_writes]) == 1:
+        keys = [job.key, queue.intermediate_queue_key, queue.key, PAUSED_KEY]
+        claimed = self._claim(keys=keys, args=[job.id, loaded, queue.name, *start_writes])
+        if claimed == 1:
             return True
+        if claimed == 2:
+            log.info("put %s back on %s: its queue is paused", job.id, queue.name)
+            return False
         log.warning(
             "job %s was requeued while this slot was starting it (a stall after its pop): left to it", job.id
         )

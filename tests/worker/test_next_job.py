@@ -7,6 +7,8 @@ in-process tests drive a real slot on real Redis by hand, as test_slow_slot.py d
 """
 
 import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -14,8 +16,10 @@ import redis
 import requests
 from rq.exceptions import StopRequested
 from rq.suspension import suspend
+from typer.testing import CliRunner
 
 from config import Settings
+from fraiday_cli.main import app
 from fraiday_cli.tasks.client import TaskClient
 from fraiday_cli.tasks.pausing import pause
 from fraiday_cli.tasks.task_queue import queue_for
@@ -26,12 +30,13 @@ from tests.harness.process import free_port
 from tests.observability.test_operations import sample
 from tests.processes import TEST_REGISTRY, fraiday, settled, wait_for
 from tests.support.round_trips import RoundTrips
-from tests.support.tasks import EFFECTS, REGISTRY
+from tests.support.tasks import EFFECTS, REGISTRY, STARTED
 from tests.worker.test_poison_jobs import failed_ids, json_data, pickle_running, plant, worker
 from tests.worker.test_slow_slot import orphan_scans_requeue
 
 QUEUE = "rq:queue:events"
 POPPED = "rq:queue:events:intermediate"
+runner = CliRunner()
 
 
 @pytest.fixture
@@ -113,7 +118,8 @@ def test_a_suspension_seen_after_a_success_puts_the_next_job_back(redis_conn: re
 
 @pytest.mark.usefixtures("runtime")
 def test_a_queue_paused_before_the_success_is_not_popped_from(redis_conn: redis.Redis) -> None:
-    _, held = enqueue(redis_conn, "first", "held")
+    TaskClient(redis_conn, REGISTRY).enqueue("test:sleep", {"key": "first", "seconds": 2})
+    [held] = enqueue(redis_conn, "held")
     [other] = enqueue(redis_conn, "other", task="test:count_chat")
     worker = SlotWorker(  # events always first
         [queue_for("events", redis_conn), queue_for("chat_workflow", redis_conn)],
@@ -123,10 +129,57 @@ def test_a_queue_paused_before_the_success_is_not_popped_from(redis_conn: redis.
     )
     result = worker.dequeue_job_and_maintain_ttl(timeout=1)
     assert result is not None and result[1].name == "events"
-    pause(redis_conn, "events")
+    paused_at: list[float] = []
+
+    def pause_once_started() -> None:
+        wait_for(lambda: redis_conn.llen(STARTED + "first"), 10, what="the first job to start")
+        pause(redis_conn, "events")
+        paused_at.append(time.time())
+
+    pausing = threading.Thread(target=pause_once_started)
+    pausing.start()
     worker.execute_job(*result)
+    pausing.join()
+    ended_at = result[0].ended_at
+    assert paused_at and ended_at is not None and paused_at[0] < ended_at.timestamp()
+    assert effects(redis_conn) == {"first": 1}
     assert ids(redis_conn, QUEUE) == [held]
     assert ids(redis_conn, "rq:queue:chat_workflow:intermediate") == [other]
+
+
+@pytest.mark.usefixtures("runtime")
+def test_a_drain_that_reports_the_queue_drained_leaves_the_job_a_slot_holds_unstarted(
+    redis_conn: redis.Redis,
+) -> None:
+    """The slot holds the job it popped with the last success while the drain runs; it must not start it
+    once the drain has said no job of the queue runs (old and new workers would then run side by side)."""
+    _, second = enqueue(redis_conn, "first", "second")
+    worker = after_a_success(redis_conn)
+    drained = runner.invoke(app, ["drain", "--queue", "events", "--timeout", "5"])
+    assert drained.exit_code == 0, drained.output
+    result = worker.dequeue_job_and_maintain_ttl(timeout=1)
+    assert result is not None and result[0].id == second
+    worker.execute_job(*result)
+    assert effects(redis_conn) == {"first": 1}
+    assert ids(redis_conn, QUEUE) == [second] and ids(redis_conn, POPPED) == []
+    assert redis_conn.hget(f"rq:job:{second}", "status") == b"queued"
+    assert runner.invoke(app, ["resume", "--queue", "events"]).exit_code == 0
+    slot(redis_conn).work(burst=True)
+    assert effects(redis_conn) == {"first": 1, "second": 1}
+
+
+@pytest.mark.usefixtures("runtime")
+def test_a_job_popped_by_rqs_dequeue_before_a_pause_is_put_back_by_its_start(redis_conn: redis.Redis) -> None:
+    """Loaded with the paused set before ``fraiday pause`` returned, started after: not run."""
+    [job_id] = enqueue(redis_conn, "first")
+    worker = slot(redis_conn, "events", "chat_workflow")  # two queues: RQ pops with BLPOP, no intermediate
+    result = worker.dequeue_job_and_maintain_ttl(timeout=1)
+    assert result is not None and result[0].id == job_id
+    pause(redis_conn, "events")
+    worker.execute_job(*result)
+    assert effects(redis_conn) == {}
+    assert ids(redis_conn, QUEUE) == [job_id] and ids(redis_conn, POPPED) == []
+    assert redis_conn.hget(f"rq:job:{job_id}", "status") == b"queued"
 
 
 @pytest.mark.usefixtures("runtime")
