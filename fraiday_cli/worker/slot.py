@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import redis
 from rq import worker_registration
-from rq.exceptions import DeserializationError
+from rq.exceptions import DeserializationError, StopRequested
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.queue import Queue
@@ -91,6 +91,7 @@ class SlotWorker(SimpleWorker):
         self._requeue_job_id: str | None = None
         self._interrupt_requested = False
         self._taking_stop_signals = False
+        self._waiting = False
         self.push_exc_handler(self._classify_failure)
         self._idle_queue = Queue(IDLE_QUEUE, connection=self.connection, serializer=self.serializer)
         self._paused_read: set[str] | None = None
@@ -137,6 +138,7 @@ class SlotWorker(SimpleWorker):
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # a stop held since start lands here
         idle_until = None if max_idle_time is None else time.monotonic() + max_idle_time
         while True:
+            self._stop_if_requested()
             if self._next_job is not None:  # the paused set read with it was read for its pop
                 taken = self._take_next_job(self._next_job)
                 self._next_job, self._paused_after_job = None, None
@@ -149,8 +151,7 @@ class SlotWorker(SimpleWorker):
             if timeout is not None and any(q.name in self._paused_read for q in self.queues):
                 wait = PAUSED_POLL_SECONDS  # type: ignore[assignment]  # Redis takes fractional seconds
             try:
-                # max_idle_time=wait: RQ returns after this one wait instead of waiting again itself.
-                result = super().dequeue_job_and_maintain_ttl(wait, max_idle_time=wait)
+                result = self._wait_for_job(wait)
             except Exception as error:
                 # RQ tags an error loading a popped job with its id and queue: a hash it cannot read (a text
                 # field not UTF-8 among them). A Redis error is not the job's fault, and the job is recovered
@@ -181,6 +182,20 @@ class SlotWorker(SimpleWorker):
                 refuse(self.connection, queue, job.id, poison)
                 continue
             return result
+
+    def _stop_if_requested(self) -> None:
+        """A stop taken since RQ's loop last checked: the job held goes back to its queue (teardown)."""
+        if self._stop_requested:
+            raise StopRequested()
+
+    def _wait_for_job(self, wait: int | None) -> tuple[Job, Queue] | None:
+        """RQ's dequeue, one wait of it: the one place a stop is raised (:meth:`_shutdown`), no job held."""
+        self._waiting = True
+        try:
+            # max_idle_time=wait: RQ returns after this one wait instead of waiting again itself.
+            return super().dequeue_job_and_maintain_ttl(wait, max_idle_time=wait)
+        finally:
+            self._waiting = False
 
     def _take_next_job(self, next_job: NextJob) -> tuple[Job, Queue] | None:
         """The job popped with the last success (:mod:`fraiday_cli.worker.next_job`), loaded as RQ's
@@ -331,6 +346,19 @@ class SlotWorker(SimpleWorker):
         with self._lease.hold(job):
             self.perform_job(job, queue)
         self.set_state(WorkerStatus.IDLE)
+
+    def _shutdown(self) -> None:
+        """RQ raises StopRequested wherever a stop lands while the slot is not busy, and a slot is idle
+        from the moment its outcome's writes are queued: a stop landing while the success script ran lost
+        the next job it popped (in RQ's intermediate list until an orphan sweep, after the worker had
+        exited), and one landing before it was sent failed a job that had succeeded (its retry ran it again)
+        and was swallowed there: the slot worked on until the grace period ended.
+        A slot raises it only in its blocking wait, where it holds no job; elsewhere its loop takes the
+        stop at its next check, and the job it holds goes back to its queue (:meth:`teardown`)."""
+        if self._waiting or self.get_state() == WorkerStatus.BUSY:
+            super()._shutdown()
+            return
+        self._stop_requested = True
 
     def _install_signal_handlers(self) -> None:
         super()._install_signal_handlers()

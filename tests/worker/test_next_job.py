@@ -6,10 +6,12 @@ in-process tests drive a real slot on real Redis by hand, as test_slow_slot.py d
 ``fraiday worker``.
 """
 
+import os
 import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -180,6 +182,46 @@ def test_a_job_popped_by_rqs_dequeue_before_a_pause_is_put_back_by_its_start(red
     assert effects(redis_conn) == {}
     assert ids(redis_conn, QUEUE) == [job_id] and ids(redis_conn, POPPED) == []
     assert redis_conn.hget(f"rq:job:{job_id}", "status") == b"queued"
+
+
+def stop_around_the_success(worker: SlotWorker, monkeypatch: pytest.MonkeyPatch, *, after: bool) -> None:
+    """A SIGTERM (what the pool sends its slots) landing just before or just after the success script,
+    where the slot is already idle: windows of a few microseconds on a busy slot, here every time."""
+    write_if_held = worker._lease.write_if_held
+
+    def stopped_around(*args: Any, **kwargs: Any) -> Any:
+        if not after:
+            os.kill(os.getpid(), signal.SIGTERM)
+        written = write_if_held(*args, **kwargs)
+        if after:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return written
+
+    monkeypatch.setattr(worker._lease, "write_if_held", stopped_around)
+
+
+@pytest.mark.usefixtures("runtime")
+@pytest.mark.parametrize("after", [False, True], ids=["before", "after"])
+def test_a_stop_landing_at_a_success_keeps_it_and_puts_the_next_job_back(
+    redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch, after: bool
+) -> None:
+    """Landing before the script, RQ's StopRequested failed the succeeded job (a retry ran it again) and
+    the slot worked on; landing after it, it lost the job the script popped (in RQ's intermediate list)."""
+    first, second, third = enqueue(redis_conn, "first", "second", "third")
+    worker = slot(redis_conn)
+    stop_around_the_success(worker, monkeypatch, after=after)
+    handlers = {stop: signal.getsignal(stop) for stop in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.work(burst=True)
+    finally:  # RQ's, which work() installs, would outlive the worker
+        for stop, handler in handlers.items():
+            signal.signal(stop, handler)
+    assert effects(redis_conn) == {"first": 1}
+    assert redis_conn.hget(f"rq:job:{first}", "status") == b"finished"
+    assert ids(redis_conn, QUEUE) == [second, third] and ids(redis_conn, POPPED) == []
+    assert redis_conn.hget(f"rq:job:{second}", "status") == b"queued"
+    slot(redis_conn).work(burst=True)
+    assert effects(redis_conn) == {"first": 1, "second": 1, "third": 1}
 
 
 @pytest.mark.usefixtures("runtime")
