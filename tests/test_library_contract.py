@@ -97,6 +97,7 @@ OWN_METHODS: dict[type, set[str]] = {
         "_put_back_next_job",
         "_stop_if_requested",
         "_wait_for_job",
+        "_put_back",
     },
     SlotPool: {"_maintenance_connection", "_signal_all", "slot_ttl", "slots", "run", "_note_early_stop"},
     InterruptibleDeathPenalty: set(),

@@ -163,7 +163,8 @@ class SlotWorker(SimpleWorker):
                 outage = isinstance(error, redis.RedisError) and not (
                     isinstance(error, redis.ResponseError) and is_wrong_type(error)  # a planted non-hash key
                 )
-                if outage or not isinstance(queue, Queue) or job_id is None:
+                stop = isinstance(error, StopRequested)  # its job is back on its queue (_wait_for_job)
+                if outage or stop or not isinstance(queue, Queue) or job_id is None:
                     raise
                 unreadable = Poison("unreadable", f"{type(error).__name__}: {error}")
                 refuse(self.connection, queue, str(job_id), unreadable)
@@ -194,6 +195,13 @@ class SlotWorker(SimpleWorker):
         try:
             # max_idle_time=wait: RQ returns after this one wait instead of waiting again itself.
             return super().dequeue_job_and_maintain_ttl(wait, max_idle_time=wait)
+        except StopRequested as stop:
+            # Landing while RQ loaded a job it had just popped, RQ tags the stop with it: it goes back to
+            # the front of its queue (it was refused as unreadable, unrun, and the stop lost with it).
+            job_id, queue = getattr(stop, "job_id", None), getattr(stop, "queue", None)
+            if job_id is not None and isinstance(queue, Queue):
+                self._put_back(str(job_id), queue, "the slot is stopping")
+            raise
         finally:
             self._waiting = False
 
@@ -233,12 +241,14 @@ class SlotWorker(SimpleWorker):
         """A job popped with the last success goes back to the front of its queue if it will not run
         next. With Redis unreachable it stays popped, and the orphan sweep requeues it."""
         next_job, self._next_job = self._next_job, None
-        if next_job is None:
-            return
+        if next_job is not None:
+            self._put_back(next_job.job_id, next_job.queue, why)
+
+    def _put_back(self, job_id: str | bytes, queue: Queue, why: str) -> None:
         try:
-            put_back(self.connection, next_job.job_id, next_job.queue, why)
+            put_back(self.connection, job_id, queue, why)
         except redis.RedisError as error:
-            log.warning("could not put job %r back on %s: %s", next_job.job_id, next_job.queue.name, error)
+            log.warning("could not put job %r back on %s: %s", job_id, queue.name, error)
 
     def check_for_suspension(self, burst: bool) -> None:
         """RQ reads ``rq suspend``'s key (with a heartbeat) in a transaction before every job; a slot

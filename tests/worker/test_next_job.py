@@ -26,6 +26,7 @@ from fraiday_cli.tasks.client import TaskClient
 from fraiday_cli.tasks.pausing import pause
 from fraiday_cli.tasks.task_queue import queue_for
 from fraiday_cli.worker.slot import SlotPolicy, SlotWorker
+from fraiday_cli.worker.slot_job import SlotJob
 from handlers.runtime import Runtime
 from handlers.wire_format import JOB_FUNCTION, SERIALIZER
 from tests.harness.process import free_port
@@ -222,6 +223,31 @@ def test_a_stop_landing_at_a_success_keeps_it_and_puts_the_next_job_back(
     assert redis_conn.hget(f"rq:job:{second}", "status") == b"queued"
     slot(redis_conn).work(burst=True)
     assert effects(redis_conn) == {"first": 1, "second": 1, "third": 1}
+
+
+@pytest.mark.usefixtures("runtime")
+def test_a_stop_landing_while_rq_loads_the_job_it_popped_puts_that_job_back_and_stops(
+    redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RQ tags an exception raised while it loads a popped job with the job: a stop landing there was taken
+    for an unreadable job (dead-lettered unrun) and lost (the slot worked on)."""
+    first, second = enqueue(redis_conn, "first", "second")
+    refresh = SlotJob.refresh
+
+    def stopped_while_loading(job: SlotJob) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        refresh(job)
+
+    monkeypatch.setattr(SlotJob, "refresh", stopped_while_loading)
+    handlers = {stop: signal.getsignal(stop) for stop in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        slot(redis_conn).work(burst=True)
+    finally:
+        for stop, handler in handlers.items():
+            signal.signal(stop, handler)
+    assert effects(redis_conn) == {} and failed_ids(redis_conn, "events") == set()
+    assert ids(redis_conn, QUEUE) == [first, second] and ids(redis_conn, POPPED) == []
+    assert redis_conn.hget(f"rq:job:{first}", "status") == b"queued"
 
 
 @pytest.mark.usefixtures("runtime")
