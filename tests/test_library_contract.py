@@ -266,7 +266,8 @@ def test_a_slot_starts_a_job_with_rqs_own_writes_in_one_transaction() -> None:
         "pipeline.execute",
     ]
     rq_first_as_worker = [name.replace("worker.", "self.") for name in rq_first[:-1]]
-    expected = [*rq_first_as_worker, *rq_second[:-1], "pipeline.persist", "pipeline.hset", "packed_writes"]
+    ours = ["pipeline.persist", "pipeline.hset", "self._lease.extend", "packed_writes"]
+    expected = [*rq_first_as_worker, *rq_second[:-1], *ours]
     assert pipeline_writes(SlotWorker.start_job) == expected, "sent by the claim, as one script"
     assert pipeline_writes(SlotWorker.prepare_job_execution) == []
     assert "Execution.create" in inspect.getsource(SlotWorker.start_job)

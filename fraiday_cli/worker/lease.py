@@ -116,7 +116,7 @@ class LeaseKeeper:
             self.worker.heartbeat(self.ttl + 60, pipeline=pipeline)
             if execution is not None:
                 execution.heartbeat(job.started_job_registry, self.ttl, pipeline=pipeline)
-                self._extend(pipeline, job, execution)
+                self.extend(pipeline, job, execution)
             pipeline.execute()
 
     def keep(self, job: Job, execution: Any) -> bool:
@@ -124,7 +124,7 @@ class LeaseKeeper:
         transaction if so: the sweep takes a job only by removing its entry, so the job cannot be handed
         to another attempt while the holder writes its outcome (short of a stall longer than ``ttl``)."""
         with self.worker.connection.pipeline() as pipeline:
-            self._extend(pipeline, job, execution)
+            self.extend(pipeline, job, execution)
             pipeline.zscore(job.started_job_registry.key, execution.composite_key)
             *_, score = pipeline.execute()
         return score is not None
@@ -143,7 +143,9 @@ class LeaseKeeper:
         )
         return HeldWrites(replies if held == 1 else None, next_job)
 
-    def _extend(self, pipeline: Any, job: Job, execution: Any) -> None:
+    def extend(self, pipeline: Any, job: Job, execution: Any) -> None:
+        """The lease runs ``ttl`` from now, to the fraction; also sent at a job's start, after RQ's own
+        whole-second score there, which made the first stretch of a lease 2 to 3 s of a 3 s ``ttl``."""
         pipeline.zadd(
             job.started_job_registry.key, {execution.composite_key: time.time() + self.ttl}, xx=True
         )

@@ -291,6 +291,7 @@ class SlotWorker(SimpleWorker):
             if isinstance(max_attempts, int):  # else the dispatcher counts it, with its task type's default
                 job.meta[ATTEMPTS_META] = attempt_number(max_attempts, job.retries_left)
                 pipeline.hset(job.key, mapping={"meta": job.serializer.dumps(job.meta)})
+            self._lease.extend(pipeline, job, execution)
             if not self._claim_start(job, queue, packed_writes(pipeline)):
                 return False
         self.execution = execution

@@ -47,7 +47,8 @@ def commands(conn: redis.Redis) -> int:
 def test_a_job_costs_a_slot_two_round_trips(settings: Settings, redis_conn: redis.Redis) -> None:
     """The start claim with the start; the lease check with the outcome and the next job's pop and load,
     with the paused set (a no-op job sends nothing of its own). RQ alone sent 13 (and 43 commands). The
-    claim's read of the paused set (a pause exact at the start) is one command of the 40."""
+    claim's read of the paused set (a pause exact at the start) is one command of the 41, and the lease's
+    score to the fraction at the start another."""
     client = TaskClient(redis_conn, NOOP)
     task_ids = [client.enqueue("test:noop", {"n": n}).task_id for n in range(JOBS + 1)]
     runtime.bind(NOOP, settings)
@@ -66,4 +67,4 @@ def test_a_job_costs_a_slot_two_round_trips(settings: Settings, redis_conn: redi
         assert redis_conn.hget(f"rq:job:{task_id}", "status") == b"finished"
     # Per job, with the slot's start and end and its heartbeats (one a second) spread over the jobs.
     assert trips.count / JOBS <= 2.5, trips.count / JOBS
-    assert sent / JOBS <= 40, sent / JOBS
+    assert sent / JOBS <= 41, sent / JOBS
