@@ -179,6 +179,10 @@ def test_every_override_matches_a_library_method_of_the_same_parameters(cls: typ
         (BaseWorker.work, ["self.check_for_suspension(burst)"]),
         (BaseWorker.dequeue_job_and_maintain_ttl, ["self._ordered_queues", "self.max_connection_wait_time"]),
         (BaseWorker.dequeue_job_and_maintain_ttl, ["idle_time_left <= 0"]),
+        (
+            BaseWorker.dequeue_job_and_maintain_ttl,  # at once, before RQ's heartbeat (SlotWorker._shutdown)
+            ["job, queue = result\n                    self.reorder_queues("],
+        ),
         (BaseWorker.perform_job, ["self.prepare_job_execution(job, remove_from_intermediate_queue)"]),
         (
             BaseWorker.perform_job,

@@ -307,7 +307,11 @@ class SlotWorker(SimpleWorker):
         self.last_cleaned_at = now()  # type: ignore[assignment]  # RQ annotates it None only
 
     def reorder_queues(self, reference_queue: Queue) -> None:
-        """Nothing to do: the order is drawn when RQ reads it."""
+        """No order to change (it is drawn when RQ reads it); RQ calls this as soon as its dequeue has a
+        job, so the wait a stop may interrupt (:meth:`_shutdown`) ends here: RQ's heartbeat after it, a
+        round trip each second, was a window in which a stop left the popped job in RQ's intermediate list
+        (a slot with job threads pops every job through RQ's dequeue)."""
+        self._waiting = False
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         return self.policy.lease_seconds

@@ -251,6 +251,39 @@ def test_a_stop_landing_while_rq_loads_the_job_it_popped_puts_that_job_back_and_
 
 
 @pytest.mark.usefixtures("runtime")
+def test_a_stop_landing_in_rqs_heartbeat_after_its_pop_runs_the_job_popped_and_then_stops(
+    redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RQ's dequeue beats the slot's heartbeat (a round trip each second) after it has the job: a stop
+    landing there left the job in RQ's intermediate list, where only an orphan sweep would find it."""
+    _, second = enqueue(redis_conn, "first", "second")
+    worker = slot(redis_conn)
+    heartbeat, reorder_queues, popped = worker.heartbeat, worker.reorder_queues, []
+
+    def reordered(reference_queue: Any) -> None:
+        reorder_queues(reference_queue)
+        popped.append(reference_queue)
+
+    def stopped_in_heartbeat(*args: Any, **kwargs: Any) -> None:
+        if len(popped) == 1 and not args and not kwargs:
+            popped.append("stopped")
+            os.kill(os.getpid(), signal.SIGTERM)
+        heartbeat(*args, **kwargs)
+
+    monkeypatch.setattr(worker, "reorder_queues", reordered)
+    monkeypatch.setattr(worker, "heartbeat", stopped_in_heartbeat)
+    handlers = {stop: signal.getsignal(stop) for stop in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.work(burst=True)
+    finally:
+        for stop, handler in handlers.items():
+            signal.signal(stop, handler)
+    assert popped[1:] == ["stopped"]
+    assert effects(redis_conn) == {"first": 1}
+    assert ids(redis_conn, QUEUE) == [second] and ids(redis_conn, POPPED) == []
+
+
+@pytest.mark.usefixtures("runtime")
 def test_a_slot_killed_holding_its_next_job_leaves_it_to_the_orphan_sweep_and_it_runs_once(
     redis_conn: redis.Redis,
 ) -> None:
