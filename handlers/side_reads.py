@@ -20,6 +20,7 @@ error fails the attempt and the task's retry policy brings it back).
 import contextvars
 import functools
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -40,6 +41,9 @@ T = TypeVar("T")
 THREAD_NAME = "fraiday-side-read"
 SIDE_READ_TIMEOUT_SECONDS = 10.0
 """A side read's bound; a read that long is made again where it is needed, under the job's timeout."""
+WAIT_SLICE_SECONDS = 0.5
+"""How long a job waits on a side read in one C call: an asynchronous exception (a job thread's timeout
+or the grace period's interrupt) lands only between two, as in pymongo's own waits, which poll as often."""
 
 
 class SideRead(Generic[T]):
@@ -48,9 +52,17 @@ class SideRead(Generic[T]):
     def __init__(self, future: "Future[T]", read: Callable[[], T]) -> None:
         self._future = future
         self._read = read
+        self._done: SimpleQueue[None] = SimpleQueue()
+        future.add_done_callback(lambda _: self._done.put(None))
 
     def result(self) -> T:
-        # exception() waits without catching anything raised in this thread meanwhile (a job timeout).
+        # Waits in slices (WAIT_SLICE_SECONDS) on a queue, whose wait is one C call, so a job timeout lands
+        # in this loop rather than inside the Future's own locking, shared with the side thread.
+        while not self._future.done():
+            try:
+                self._done.get(timeout=WAIT_SLICE_SECONDS)
+            except queue.Empty:
+                continue
         error = self._future.exception()
         if error is None:
             return self._future.result()

@@ -280,3 +280,30 @@ def test_a_job_timeout_during_the_ai_call_leaves_no_side_thread_running(
         assert stub.to(HOOK) == []
     finally:
         slow_ai.close()
+
+
+def test_a_job_thread_waiting_on_a_side_read_of_a_down_mongodb_is_stopped_at_its_timeout(
+    handler_env: dict[str, str], outage: MongoOutage, mongodb_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An asynchronous exception lands when the job thread next runs Python code; pymongo's own waits
+    poll every 0.5 s, so the sequential job was stopped promptly. Waiting on a side read must be as
+    prompt, or a timeout and the grace period's interrupt (followed by SIGKILL 5 s later) land only when
+    the read gives up (the worker's MongoDB server selection: 5 s)."""
+    env = {**handler_env, "MONGODB_URI": outage.uri(mongodb_uri)}
+    behind = Services(settings_from(env, monkeypatch), appname="fraiday-test")  # a worker's timeouts
+    try:
+        assert behind.db
+        outage.down()
+
+        def job() -> Any:
+            with side_reads.SideReads() as side:
+                read = side.start("webhook_subscriptions", behind.db.subscriptions.matching, "acme", "x")
+                return read.result()
+
+        started = time.monotonic()
+        with pytest.raises(JobTimeoutException):
+            _in_job_thread(job)
+        assert time.monotonic() - started < 2.5  # a 1 s timeout, stopped within pymongo's 0.5 s poll
+        wait_for(lambda: not side_threads(), 10, what="the side thread to give up")
+    finally:
+        behind.close()
