@@ -288,7 +288,7 @@ def test_a_job_thread_waiting_on_a_side_read_of_a_down_mongodb_is_stopped_at_its
     """An asynchronous exception lands when the job thread next runs Python code; pymongo's own waits
     poll every 0.5 s, so the sequential job was stopped promptly. Waiting on a side read must be as
     prompt, or a timeout and the grace period's interrupt (followed by SIGKILL 5 s later) land only when
-    the read gives up (the worker's MongoDB server selection: 5 s)."""
+    the read gives up (its bound, 10 s: it took 10.5 s here before the job waited in slices)."""
     env = {**handler_env, "MONGODB_URI": outage.uri(mongodb_uri)}
     behind = Services(settings_from(env, monkeypatch), appname="fraiday-test")  # a worker's timeouts
     try:
