@@ -289,6 +289,7 @@ def test_a_job_thread_waiting_on_a_side_read_of_a_down_mongodb_is_stopped_at_its
     poll every 0.5 s, so the sequential job was stopped promptly. Waiting on a side read must be as
     prompt, or a timeout and the grace period's interrupt (followed by SIGKILL 5 s later) land only when
     the read gives up (its bound, 10 s: it took 10.5 s here before the job waited in slices)."""
+    monkeypatch.setattr(side_reads, "SIDE_READ_TIMEOUT_SECONDS", 4)  # still past the 2.5 s asserted
     env = {**handler_env, "MONGODB_URI": outage.uri(mongodb_uri)}
     behind = Services(settings_from(env, monkeypatch), appname="fraiday-test")  # a worker's timeouts
     try:
@@ -304,6 +305,6 @@ def test_a_job_thread_waiting_on_a_side_read_of_a_down_mongodb_is_stopped_at_its
         with pytest.raises(JobTimeoutException):
             _in_job_thread(job)
         assert time.monotonic() - started < 2.5  # a 1 s timeout, stopped within pymongo's 0.5 s poll
-        wait_for(lambda: not side_threads(), 10, what="the side thread to give up")
+        wait_for(lambda: not side_threads(), 6, what="the side thread to give up")
     finally:
         behind.close()
