@@ -9,7 +9,7 @@ import socket
 import threading
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from tests.support.tcp_proxy import TcpProxy, running
 
@@ -19,12 +19,6 @@ class MongoOutage(TcpProxy):
     _down: threading.Event = field(default_factory=threading.Event)
     _trigger: bytes | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def uri(self, upstream_uri: str) -> str:
-        parts = urlsplit(upstream_uri)
-        netloc = parts.netloc.rpartition("@")
-        auth = netloc[0] + "@" if netloc[0] else ""
-        return urlunsplit(parts._replace(netloc=f"{auth}127.0.0.1:{self.port}"))
 
     def down_at(self, collection: str) -> None:
         """Go down when a client message names ``collection`` (that message is not passed on)."""

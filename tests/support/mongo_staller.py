@@ -10,7 +10,7 @@ import socket
 import threading
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from tests.support.tcp_proxy import TcpProxy, running
 
@@ -19,12 +19,6 @@ from tests.support.tcp_proxy import TcpProxy, running
 class MongoStaller(TcpProxy):
     swallowed: int = 0
     _stalled: threading.Event = field(default_factory=threading.Event)
-
-    def uri(self, upstream_uri: str) -> str:
-        parts = urlsplit(upstream_uri)
-        netloc = parts.netloc.rpartition("@")
-        auth = netloc[0] + "@" if netloc[0] else ""
-        return urlunsplit(parts._replace(netloc=f"{auth}127.0.0.1:{self.port}"))
 
     def stall_inserts(self) -> None:
         self._stalled.set()

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 
 @dataclass
@@ -21,6 +22,13 @@ class TcpProxy:
         self.port = listener.getsockname()[1]
         self._listener = listener
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def uri(self, upstream_uri: str) -> str:
+        """``upstream_uri`` (a MongoDB or Redis URL) with its host and port replaced by this proxy's."""
+        parts = urlsplit(upstream_uri)
+        netloc = parts.netloc.rpartition("@")
+        auth = netloc[0] + "@" if netloc[0] else ""
+        return urlunsplit(parts._replace(netloc=f"{auth}127.0.0.1:{self.port}"))
 
     def close(self) -> None:
         for sock in [self._listener, *self._sockets]:
