@@ -81,6 +81,11 @@ class Poison:
     def __str__(self) -> str:
         return f"not a fraiday job: {self.detail}"
 
+    @classmethod
+    def unreadable(cls, error: BaseException) -> "Poison":
+        """A job whose stored fields RQ could not read (or write back), refused with RQ's error."""
+        return cls("unreadable", f"{type(error).__name__}: {error}")
+
 
 def _json(raw: bytes) -> tuple[bool, object]:
     try:

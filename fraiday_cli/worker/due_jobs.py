@@ -83,7 +83,7 @@ class DueJobs:
                 except redis.RedisError:
                     raise
                 except Exception as error:  # a field RQ cannot read or write back
-                    poison = Poison("unreadable", f"{type(error).__name__}: {error}")
+                    poison = Poison.unreadable(error)
             self._dead_letter(name, job_id, poison)
         return len(due)
 

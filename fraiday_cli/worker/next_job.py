@@ -17,6 +17,7 @@ in the same script, so a job is never popped from a queue paused before the pop.
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import redis
 from rq.queue import Queue
 
 from fraiday_cli.tasks.pausing import PAUSED_KEY, paused_names
@@ -56,8 +57,8 @@ class NextJob(NamedTuple):
     job_id: bytes
     data: dict[bytes, bytes]
     """The job's hash as popped; empty if the id names no job."""
-    unreadable: str | None
-    """Why the job's key could not be read as a hash, if it could not."""
+    unreadable: redis.ResponseError | None
+    """What Redis answered when the job's key could not be read as a hash, if it could not."""
 
 
 def pop_args(queues: Sequence[Queue]) -> list[str]:
@@ -75,5 +76,5 @@ def popped(reply: list[Any], queues: Sequence[Queue]) -> tuple[set[str], NextJob
         return paused, None
     place, job_id, flat, *unreadable = reply[1:]
     data = dict(zip(flat[::2], flat[1::2], strict=True))
-    error = unreadable[0].decode(errors="replace") if unreadable else None
+    error = redis.ResponseError(unreadable[0].decode(errors="replace")) if unreadable else None
     return paused, NextJob(queues[place - 1], job_id, data, error)

@@ -166,8 +166,7 @@ class SlotWorker(SimpleWorker):
                 stop = isinstance(error, StopRequested)  # its job is back on its queue (_wait_for_job)
                 if outage or stop or not isinstance(queue, Queue) or job_id is None:
                     raise
-                unreadable = Poison("unreadable", f"{type(error).__name__}: {error}")
-                refuse(self.connection, queue, str(job_id), unreadable)
+                refuse(self.connection, queue, str(job_id), Poison.unreadable(error))
                 continue
             if result is None:
                 if timeout is None or (idle_until is not None and time.monotonic() >= idle_until):
@@ -216,9 +215,7 @@ class SlotWorker(SimpleWorker):
             drop_undecodable(self.connection, [queue], next_job.job_id)
             return None
         if next_job.unreadable is not None:
-            refuse(
-                self.connection, queue, job_id, Poison("unreadable", f"ResponseError: {next_job.unreadable}")
-            )
+            refuse(self.connection, queue, job_id, Poison.unreadable(next_job.unreadable))
             return None
         if not next_job.data:  # deleted meanwhile: RQ's dequeue passes over it too
             self.connection.lrem(queue.intermediate_queue_key, 1, job_id)
@@ -227,7 +224,7 @@ class SlotWorker(SimpleWorker):
             job = self.job_class(job_id, connection=self.connection, serializer=self.serializer)
             job.restore(next_job.data)
         except Exception as error:
-            refuse(self.connection, queue, job_id, Poison("unreadable", f"{type(error).__name__}: {error}"))
+            refuse(self.connection, queue, job_id, Poison.unreadable(error))
             return None
         poison = loaded_poison_reason(job, queue.name)
         if poison is not None:
